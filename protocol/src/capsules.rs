@@ -1,0 +1,86 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Photo;
+
+/// Where a capsule is in its life: draft → sealed → opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum CapsuleState {
+    Draft,
+    Sealed,
+    Opened,
+}
+
+impl CapsuleState {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Draft => "draft",
+            Self::Sealed => "sealed",
+            Self::Opened => "opened",
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "draft" => Some(Self::Draft),
+            "sealed" => Some(Self::Sealed),
+            "opened" => Some(Self::Opened),
+            _ => None,
+        }
+    }
+}
+
+/// Body of `PUT /v1/capsules/{id}`: the editable fields of a draft.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CapsuleWrite {
+    pub title: String,
+    #[serde(default)]
+    pub note: String,
+    /// The UTC instant the capsule opens; may be empty while drafting.
+    #[serde(default)]
+    pub open_at: Option<DateTime<Utc>>,
+    /// IANA time zone the owner picked the date in, for display.
+    pub time_zone: String,
+    #[serde(default)]
+    pub recipients: Vec<String>,
+}
+
+/// A capsule as the API shows it. `note`, `recipients` and `photos` are present only while
+/// it is a draft or once it has opened; a sealed capsule shows none of them to anyone.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Capsule {
+    pub id: Uuid,
+    pub title: String,
+    pub state: CapsuleState,
+    pub open_at: Option<DateTime<Utc>>,
+    pub time_zone: String,
+    pub version: i64,
+    pub photo_count: u32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opened_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recipients: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub photos: Option<Vec<Photo>>,
+}
+
+/// Answer wrapping one capsule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CapsuleResponse {
+    pub capsule: Capsule,
+}

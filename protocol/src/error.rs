@@ -1,0 +1,87 @@
+use serde::{Deserialize, Serialize};
+
+/// Every error body the API returns: `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+/// A machine-readable code and a sentence for a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The closed set of error codes; clients switch on these, never on messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// No bearer token, or one that does not validate.
+    Unauthorized,
+    /// The access token has expired; refresh it.
+    TokenExpired,
+    /// Wrong email or password (never says which).
+    InvalidCredentials,
+    /// The refresh token is unknown, expired or revoked.
+    InvalidRefreshToken,
+    /// A refresh token was used twice; its whole session family is revoked.
+    RefreshTokenReused,
+    /// Too many failed log-in attempts; retry later.
+    TooManyAttempts,
+    /// The password is too short, too long or too common.
+    WeakPassword,
+    /// An account with this email exists.
+    EmailTaken,
+    /// No such thing, or not yours.
+    NotFound,
+    /// The request body or a parameter is malformed.
+    InvalidRequest,
+    /// A field's value is not acceptable.
+    ValidationFailed,
+    /// The body's media type is not JSON.
+    UnsupportedMediaType,
+    /// The body is larger than this route accepts.
+    PayloadTooLarge,
+    /// The write was based on an old version; fetch, merge, retry.
+    VersionConflict,
+    /// The capsule is sealed: no changes, no content until its open date.
+    CapsuleSealed,
+    /// The capsule has no photo and no note.
+    CapsuleEmpty,
+    /// The capsule has no open date.
+    OpenAtMissing,
+    /// The open date is too close to now (or past).
+    OpenAtTooSoon,
+    /// A photo of the capsule has not finished uploading.
+    PhotoNotUploaded,
+    /// The upload never arrived, or arrived incomplete.
+    UploadIncomplete,
+    /// The uploaded bytes do not have the declared size.
+    SizeMismatch,
+    /// The uploaded bytes do not have the declared SHA-256.
+    HashMismatch,
+    /// The file is not an image format the service accepts.
+    UnsupportedImageFormat,
+    /// HEIC/HEIF photos are not accepted; convert to JPEG first.
+    HeicNotSupported,
+    /// The image is damaged or truncated.
+    CorruptImage,
+    /// The image's pixel dimensions exceed the limit (decompression bomb guard).
+    ImageTooLarge,
+    /// The photo file is larger than the server accepts.
+    PhotoTooLarge,
+    /// The photo file is empty.
+    EmptyPhoto,
+    /// The upload link has expired or does not match.
+    InvalidUploadToken,
+    /// The request took too long.
+    Timeout,
+    /// A dependency (database, blob store) is unavailable.
+    Unavailable,
+    /// Something went wrong on the server; the cause is logged there.
+    Internal,
+}

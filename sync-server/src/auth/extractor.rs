@@ -1,0 +1,57 @@
+//! `AuthUser`: a handler that names it in its signature cannot run without a valid access
+//! token of a live session.
+
+use axum::extract::FromRequestParts;
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use protocol::ErrorCode;
+
+use super::tokens::{TYPE_ACCESS, TokenError};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The user (and session) a request acts for.
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user_id: String,
+    pub session_id: String,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("Please log in."))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .ok_or_else(|| ApiError::unauthorized("Please log in."))?;
+        let claims = state
+            .tokens
+            .verify(token.trim(), TYPE_ACCESS)
+            .map_err(|e| match e {
+                TokenError::Expired => ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    ErrorCode::TokenExpired,
+                    "Your session token has expired; refresh it.",
+                ),
+                TokenError::Invalid => {
+                    ApiError::unauthorized("Your session is not valid. Please log in.")
+                }
+            })?;
+        // A logged-out session or a deleted account loses access at once, not at expiry.
+        if !state.db.session_is_active(&claims.sid, &claims.sub).await? {
+            return Err(ApiError::unauthorized(
+                "Your session has ended. Please log in again.",
+            ));
+        }
+        Ok(Self {
+            user_id: claims.sub,
+            session_id: claims.sid,
+        })
+    }
+}

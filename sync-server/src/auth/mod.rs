@@ -1,0 +1,7 @@
+//! Passwords, tokens and the authenticated-user extractor.
+
+pub mod extractor;
+pub mod password;
+pub mod tokens;
+
+pub use extractor::AuthUser;

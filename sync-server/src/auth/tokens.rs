@@ -1,0 +1,175 @@
+//! Access tokens (JWT, HS256 pinned) and upload tokens, plus opaque refresh tokens.
+
+use std::time::Duration;
+
+use base64::Engine;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Issuer of every token this server signs.
+pub const ISSUER: &str = "image-time-capsule";
+/// Audience of every token this server signs.
+pub const AUDIENCE: &str = "image-time-capsule-api";
+/// Token type claim of access tokens.
+pub const TYPE_ACCESS: &str = "access";
+/// Token type claim of upload tokens.
+pub const TYPE_UPLOAD: &str = "upload";
+
+/// Claims of every signed token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub exp: i64,
+    pub nbf: i64,
+    pub iat: i64,
+    /// Token type: a token of one type never passes as another.
+    pub typ: String,
+    /// Access: the session (refresh family) id. Upload: the photo id.
+    pub sid: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenError {
+    Expired,
+    Invalid,
+}
+
+/// Signing and validation keys with the pinned validation rules.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKeys(..)")
+    }
+}
+
+impl TokenKeys {
+    /// Keys from the shared secret.
+    pub fn new(secret: &[u8]) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        }
+    }
+
+    /// Signs a token of a type for a subject, valid from `now` for `ttl`.
+    pub fn sign(
+        &self,
+        typ: &str,
+        sub: &str,
+        sid: &str,
+        now: i64,
+        ttl: Duration,
+    ) -> anyhow::Result<String> {
+        let now_s = now / 1000;
+        let claims = Claims {
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+            sub: sub.into(),
+            exp: now_s + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            nbf: now_s,
+            iat: now_s,
+            typ: typ.into(),
+            sid: sid.into(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
+    }
+
+    /// Validates a token and its type against the wall clock (the JWT library's own).
+    pub fn verify(&self, token: &str, typ: &str) -> Result<Claims, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        if data.claims.typ != typ {
+            return Err(TokenError::Invalid);
+        }
+        Ok(data.claims)
+    }
+}
+
+/// A fresh opaque refresh token (256 random bits) and the hash stored for it.
+pub fn new_refresh_token() -> (String, String) {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+/// The stored form of a refresh token.
+pub fn hash_refresh_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+
+    #[test]
+    fn a_token_of_one_type_never_passes_as_another() {
+        let keys = TokenKeys::new(&[7u8; 32]);
+        let t = keys
+            .sign(TYPE_UPLOAD, "u", "p", now(), Duration::from_secs(60))
+            .expect("sign");
+        assert_eq!(
+            keys.verify(&t, TYPE_ACCESS).err(),
+            Some(TokenError::Invalid)
+        );
+        assert!(keys.verify(&t, TYPE_UPLOAD).is_ok());
+    }
+
+    #[test]
+    fn expired_and_foreign_tokens_are_refused() {
+        let keys = TokenKeys::new(&[7u8; 32]);
+        let old = keys
+            .sign(
+                TYPE_ACCESS,
+                "u",
+                "s",
+                now() - 3_600_000,
+                Duration::from_secs(60),
+            )
+            .expect("sign");
+        assert_eq!(
+            keys.verify(&old, TYPE_ACCESS).err(),
+            Some(TokenError::Expired)
+        );
+        let other = TokenKeys::new(&[8u8; 32])
+            .sign(TYPE_ACCESS, "u", "s", now(), Duration::from_secs(60))
+            .expect("sign");
+        assert_eq!(
+            keys.verify(&other, TYPE_ACCESS).err(),
+            Some(TokenError::Invalid)
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! Where photo bytes live: a folder (the embedded default) or S3. Keys are made by the
+//! server (user id, hash, photo id), never from file names.
+
+mod folder;
+mod s3;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use tokio::io::AsyncRead;
+
+pub use folder::FolderStore;
+pub use s3::S3Store;
+
+/// Errors from a blob store.
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("blob store unavailable: {0}")]
+    Unavailable(String),
+    #[error("blob store I/O: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("blob key not acceptable: {0}")]
+    BadKey(String),
+}
+
+/// A request the client sends straight to the store.
+#[derive(Debug, Clone)]
+pub struct PresignedPut {
+    pub method: String,
+    pub url: String,
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A stream of a stored object's bytes and its length.
+pub struct BlobReader {
+    pub len: u64,
+    pub reader: Pin<Box<dyn AsyncRead + Send>>,
+}
+
+/// The narrow interface every store implements.
+#[async_trait]
+pub trait BlobStore: Send + Sync + 'static {
+    /// A direct upload for `key`, pinned to `size` and `sha256_hex`, valid for `ttl`; None
+    /// when this store has no direct uploads and the server receives the bytes itself.
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        sha256_hex: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> Result<Option<PresignedPut>, BlobError>;
+
+    /// A short-lived download URL, or None when the server streams the bytes itself.
+    async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        content_disposition: &str,
+    ) -> Result<Option<String>, BlobError>;
+
+    /// Stores a local file under `key`. The file may be moved away; the caller removes it
+    /// afterwards if it is still there.
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> Result<(), BlobError>;
+
+    /// Stores small bytes (thumbnails).
+    async fn put_bytes(&self, key: &str, bytes: Bytes, content_type: &str)
+    -> Result<(), BlobError>;
+
+    /// Opens an object for streaming; None when it does not exist.
+    async fn get(&self, key: &str) -> Result<Option<BlobReader>, BlobError>;
+
+    /// Copies an object within the store.
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
+
+    /// Deletes an object; absent objects are fine.
+    async fn delete(&self, key: &str) -> Result<(), BlobError>;
+
+    /// Deletes every object under a prefix.
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
+
+    /// Readiness probe.
+    async fn check(&self) -> Result<(), BlobError>;
+}
+
+/// The keys of a user's objects, all under one prefix so account deletion is one sweep.
+pub mod keys {
+    /// Everything of a user.
+    pub fn user_prefix(user_id: &str) -> String {
+        format!("users/{user_id}/")
+    }
+    /// A verified original.
+    pub fn original(user_id: &str, sha256: &str) -> String {
+        format!("users/{user_id}/originals/{sha256}")
+    }
+    /// Its server-made thumbnail.
+    pub fn thumbnail(user_id: &str, sha256: &str) -> String {
+        format!("users/{user_id}/thumbnails/{sha256}.jpg")
+    }
+    /// Where an upload lands before it is verified.
+    pub fn staging(user_id: &str, photo_id: &str) -> String {
+        format!("users/{user_id}/staging/{photo_id}")
+    }
+}
+
+/// Keys are server-made; this refuses anything else before it reaches a path or a URL.
+pub(crate) fn check_key(key: &str) -> Result<(), BlobError> {
+    let ok = !key.is_empty()
+        && key.len() <= 512
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.'))
+        && !key.split('/').any(|seg| seg == ".." || seg == ".")
+        && !key.starts_with('/');
+    if ok {
+        Ok(())
+    } else {
+        Err(BlobError::BadKey(key.to_owned()))
+    }
+}

@@ -1,0 +1,275 @@
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::Client;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use base64::Engine;
+use bytes::Bytes;
+
+use super::{BlobError, BlobReader, BlobStore, PresignedPut, check_key};
+
+/// Objects in an S3 bucket under a prefix.
+#[derive(Debug, Clone)]
+pub struct S3Store {
+    client: Client,
+    bucket: String,
+    prefix: String,
+}
+
+fn err<E: std::error::Error + 'static>(e: SdkError<E>) -> BlobError {
+    BlobError::Unavailable(DisplayErrorContext(&e).to_string())
+}
+
+impl S3Store {
+    /// Uses the standard AWS environment (credentials, region, task role), with an optional
+    /// endpoint for S3-compatible servers.
+    pub async fn connect(
+        bucket: &str,
+        prefix: &str,
+        endpoint: Option<&str>,
+    ) -> Result<Self, BlobError> {
+        let shared = aws_config::load_from_env().await;
+        let mut conf = aws_sdk_s3::config::Builder::from(&shared)
+            // Presigned PUTs must carry only the checksum we pin, not one the SDK adds.
+            .request_checksum_calculation(
+                aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired,
+            )
+            .response_checksum_validation(
+                aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+            );
+        if shared.region().is_none() {
+            conf = conf.region(aws_sdk_s3::config::Region::new("us-east-1"));
+        }
+        if let Some(ep) = endpoint {
+            conf = conf.endpoint_url(ep).force_path_style(true);
+        }
+        let prefix = prefix.trim_matches('/');
+        Ok(Self {
+            client: Client::from_conf(conf.build()),
+            bucket: bucket.to_owned(),
+            prefix: if prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{prefix}/")
+            },
+        })
+    }
+
+    /// Creates the bucket if it does not exist (tests and first runs against local servers).
+    pub async fn ensure_bucket(&self) -> Result<(), BlobError> {
+        if self
+            .client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        self.client
+            .create_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    fn key(&self, key: &str) -> Result<String, BlobError> {
+        check_key(key)?;
+        Ok(format!("{}{key}", self.prefix))
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3Store {
+    async fn presign_put(
+        &self,
+        key: &str,
+        size: u64,
+        sha256_hex: &str,
+        content_type: &str,
+        ttl: Duration,
+    ) -> Result<Option<PresignedPut>, BlobError> {
+        let digest = hex::decode(sha256_hex).map_err(|_| BlobError::BadKey(sha256_hex.into()))?;
+        let checksum = base64::engine::general_purpose::STANDARD.encode(digest);
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .content_type(content_type)
+            .checksum_sha256(checksum)
+            .presigned(config)
+            .await
+            .map_err(err)?;
+        Ok(Some(PresignedPut {
+            method: req.method().to_owned(),
+            url: req.uri().to_owned(),
+            headers: req
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }))
+    }
+
+    async fn presign_get(
+        &self,
+        key: &str,
+        ttl: Duration,
+        content_type: &str,
+        content_disposition: &str,
+    ) -> Result<Option<String>, BlobError> {
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .response_content_type(content_type)
+            .response_content_disposition(content_disposition)
+            .presigned(config)
+            .await
+            .map_err(err)?;
+        Ok(Some(req.uri().to_owned()))
+    }
+
+    async fn put_file(&self, key: &str, path: &Path, content_type: &str) -> Result<(), BlobError> {
+        let len = tokio::fs::metadata(path).await?.len();
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .content_length(i64::try_from(len).unwrap_or(i64::MAX))
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn put_bytes(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .content_type(content_type)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<BlobReader>, BlobError> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                let len = o.content_length().unwrap_or(0).max(0) as u64;
+                Ok(Some(BlobReader {
+                    len,
+                    reader: Box::pin(o.body.into_async_read()),
+                }))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError> {
+        self.client
+            .copy_object()
+            .bucket(&self.bucket)
+            .copy_source(format!("{}/{}", self.bucket, self.key(from)?))
+            .key(self.key(to)?)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
+        let full = self.key(prefix.trim_end_matches('/'))? + "/";
+        let mut token = None;
+        loop {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&full)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(err)?;
+            let ids: Vec<ObjectIdentifier> = page
+                .contents()
+                .iter()
+                .filter_map(|o| o.key())
+                .filter_map(|k| ObjectIdentifier::builder().key(k).build().ok())
+                .collect();
+            if !ids.is_empty() {
+                let delete = Delete::builder()
+                    .set_objects(Some(ids))
+                    .quiet(true)
+                    .build()
+                    .map_err(|e| BlobError::Unavailable(e.to_string()))?;
+                self.client
+                    .delete_objects()
+                    .bucket(&self.bucket)
+                    .delete(delete)
+                    .send()
+                    .await
+                    .map_err(err)?;
+            }
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    async fn check(&self) -> Result<(), BlobError> {
+        self.client
+            .head_bucket()
+            .bucket(&self.bucket)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+}

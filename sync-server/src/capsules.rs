@@ -1,0 +1,263 @@
+//! Drafts, sealing and deletion of capsules.
+
+use axum::http::StatusCode;
+use protocol::{
+    Capsule, CapsuleState, CapsuleWrite, ErrorCode, MAX_NOTE_CHARS, MAX_RECIPIENTS, MAX_TITLE_CHARS,
+};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::clock::to_ms;
+use crate::db::capsules::{self, CapsuleFields, CapsuleRow};
+use crate::db::changes::{self, KIND_CAPSULE};
+use crate::db::photos;
+use crate::db::users::reserve_seq;
+use crate::error::{ApiError, ApiResult};
+use crate::photos::collect_garbage;
+use crate::state::AppState;
+use crate::views;
+
+/// Furthest open date accepted: a century ahead.
+const MAX_YEARS_AHEAD: i64 = 100;
+
+fn has_bad_controls(s: &str, allow_newlines: bool) -> bool {
+    s.chars()
+        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
+}
+
+/// Checks and normalises the editable fields of a draft.
+pub fn validate(state: &AppState, w: &CapsuleWrite) -> ApiResult<CapsuleFields> {
+    let title = w.title.trim();
+    if title.is_empty() {
+        return Err(ApiError::invalid("Give the capsule a title."));
+    }
+    if title.chars().count() > MAX_TITLE_CHARS || has_bad_controls(title, false) {
+        return Err(ApiError::invalid(format!(
+            "The title must be one line of at most {MAX_TITLE_CHARS} characters."
+        )));
+    }
+    if w.note.chars().count() > MAX_NOTE_CHARS || has_bad_controls(&w.note, true) {
+        return Err(ApiError::invalid(format!(
+            "The note must be text of at most {MAX_NOTE_CHARS} characters."
+        )));
+    }
+    let tz = w.time_zone.trim();
+    if tz.is_empty()
+        || tz.len() > 64
+        || !tz
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
+    {
+        return Err(ApiError::invalid(
+            "The time zone must be an IANA name such as Europe/Paris.",
+        ));
+    }
+    let open_at = match w.open_at {
+        Some(t) => {
+            let limit = state.clock.now() + chrono::Duration::days(365 * MAX_YEARS_AHEAD);
+            if t > limit {
+                return Err(ApiError::invalid(format!(
+                    "The open date must be within {MAX_YEARS_AHEAD} years."
+                )));
+            }
+            Some(to_ms(t))
+        }
+        None => None,
+    };
+    if w.recipients.len() > MAX_RECIPIENTS {
+        return Err(ApiError::invalid(format!(
+            "A capsule can have at most {MAX_RECIPIENTS} recipients."
+        )));
+    }
+    let mut recipients: Vec<String> = Vec::with_capacity(w.recipients.len());
+    for r in &w.recipients {
+        let addr = r.trim().to_lowercase();
+        if addr.len() > 254 || !email_address::EmailAddress::is_valid(&addr) {
+            return Err(ApiError::invalid(format!(
+                "“{}” is not a valid email address.",
+                r.chars()
+                    .filter(|c| !c.is_control())
+                    .take(80)
+                    .collect::<String>()
+            )));
+        }
+        if !recipients.contains(&addr) {
+            recipients.push(addr);
+        }
+    }
+    Ok(CapsuleFields {
+        title: title.to_owned(),
+        note: w.note.clone(),
+        open_at,
+        time_zone: tz.to_owned(),
+        recipients: serde_json::to_string(&recipients).map_err(anyhow::Error::from)?,
+    })
+}
+
+fn fields_of(row: &CapsuleRow) -> CapsuleFields {
+    CapsuleFields {
+        title: row.title.clone(),
+        note: row.note.clone(),
+        open_at: row.open_at,
+        time_zone: row.time_zone.clone(),
+        recipients: row.recipients.clone(),
+    }
+}
+
+fn version_conflict(current: i64) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        ErrorCode::VersionConflict,
+        format!("This capsule was changed elsewhere (now at version {current}); reload and merge."),
+    )
+}
+
+/// Loads a capsule the user owns, or 404.
+pub fn owned(row: Option<CapsuleRow>, auth: &AuthUser) -> ApiResult<CapsuleRow> {
+    row.filter(|r| r.user_id == auth.user_id)
+        .ok_or_else(|| ApiError::not_found("capsule"))
+}
+
+/// Creates a draft (no `If-Match`) or updates one at the given version. Returns whether it
+/// was created, and the capsule.
+pub async fn put(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+    if_match: Option<i64>,
+    body: &CapsuleWrite,
+) -> ApiResult<(bool, Capsule)> {
+    let fields = validate(state, body)?;
+    let id = id.to_string();
+    let now = state.now_ms();
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
+    let existing = capsules::capsule(&mut tx, &id).await?;
+    let created = match existing {
+        None if if_match.is_some() => return Err(ApiError::not_found("capsule")),
+        None => {
+            capsules::insert(&mut tx, &id, &auth.user_id, &fields, now).await?;
+            true
+        }
+        Some(row) => {
+            let row = owned(Some(row), auth)?;
+            if row.state != CapsuleState::Draft.as_str() {
+                return Err(ApiError::sealed());
+            }
+            match if_match {
+                // A retried create with the same fields is answered, not refused.
+                None if fields_of(&row) == fields => {
+                    return Ok((false, views::capsule(&row, None)));
+                }
+                None => return Err(version_conflict(row.version)),
+                Some(v) if v != row.version => return Err(version_conflict(row.version)),
+                Some(v) => {
+                    if !capsules::update(&mut tx, &id, v, &fields, now).await? {
+                        return Err(version_conflict(row.version));
+                    }
+                    false
+                }
+            }
+        }
+    };
+    changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, false).await?;
+    let row = capsules::capsule(&mut tx, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
+    tx.commit().await.map_err(crate::db::q)?;
+    Ok((created, views::capsule(&row, None)))
+}
+
+/// The capsule with its photos (while visible).
+pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsule> {
+    let row = owned(state.db.capsule(&id.to_string()).await?, auth)?;
+    let photos =
+        if views::contents_visible(CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed))
+        {
+            state.db.photos_of(&row.id).await?
+        } else {
+            Vec::new()
+        };
+    Ok(views::capsule(&row, Some(&photos)))
+}
+
+/// Seals a draft after checking the seal rules; sealing a sealed capsule again answers it.
+pub async fn seal(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+    if_match: Option<i64>,
+) -> ApiResult<Capsule> {
+    let id = id.to_string();
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
+    let row = owned(capsules::capsule(&mut tx, &id).await?, auth)?;
+    if row.state != CapsuleState::Draft.as_str() {
+        return Ok(views::capsule(&row, None));
+    }
+    if let Some(v) = if_match
+        && v != row.version
+    {
+        return Err(version_conflict(row.version));
+    }
+    let unprocessable =
+        |code, msg: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg);
+    let Some(open_at) = row.open_at else {
+        return Err(unprocessable(
+            ErrorCode::OpenAtMissing,
+            "Pick an open date before sealing.".into(),
+        ));
+    };
+    let lead = chrono::Duration::from_std(state.settings.min_lead).unwrap_or_default();
+    if open_at < to_ms(now + lead) {
+        return Err(unprocessable(
+            ErrorCode::OpenAtTooSoon,
+            format!(
+                "The open date must be at least {} from now.",
+                humantime::format_duration(state.settings.min_lead)
+            ),
+        ));
+    }
+    if row.photo_count == 0 && row.note.trim().is_empty() {
+        return Err(unprocessable(
+            ErrorCode::CapsuleEmpty,
+            "Add a photo or write a note before sealing.".into(),
+        ));
+    }
+    let pending = photos::pending_count(&mut tx, &id).await?;
+    if pending > 0 {
+        return Err(unprocessable(
+            ErrorCode::PhotoNotUploaded,
+            format!("{pending} photo(s) have not finished uploading; wait for them, then seal."),
+        ));
+    }
+    if !capsules::seal(&mut tx, &id, to_ms(now)).await? {
+        return Err(ApiError::sealed());
+    }
+    changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, false).await?;
+    let row = capsules::capsule(&mut tx, &id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
+    tx.commit().await.map_err(crate::db::q)?;
+    tracing::info!(capsule_id = %id, "capsule sealed");
+    Ok(views::capsule(&row, None))
+}
+
+/// Deletes a capsule (any state: it is the owner's to abandon), its photos, and the bytes
+/// nothing else points at.
+pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()> {
+    let id = id.to_string();
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
+    owned(capsules::capsule(&mut tx, &id).await?, auth)?;
+    let hashes = photos::hashes_of(&mut tx, &id).await?;
+    capsules::delete(&mut tx, &id).await?;
+    changes::forget_photos_of(&mut tx, &auth.user_id, &id).await?;
+    changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, true).await?;
+    tx.commit().await.map_err(crate::db::q)?;
+    for sha in hashes {
+        collect_garbage(state, &auth.user_id, &sha).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,262 @@
+//! Command-line flags and environment, parsed once at the edge into typed settings.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rand::RngCore;
+
+/// Flags of the server; each also comes from the environment variable named in `--help`.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "sync-server",
+    version,
+    about = "Image Time Capsule sync server"
+)]
+pub struct Flags {
+    /// Address to listen on.
+    #[arg(long, env = "ITC_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Folder for the embedded database, blobs, temporary files and the generated secret.
+    /// Default: the platform's data folder (e.g. ~/.local/share/image-time-capsule-server).
+    #[arg(long, env = "ITC_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// sqlite:PATH or postgres://... (default: SQLite in the data folder).
+    #[arg(long, env = "ITC_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// A folder path, or s3://bucket/prefix (standard AWS environment for credentials and
+    /// region). Default: a blob folder inside the data folder.
+    #[arg(long, env = "ITC_BLOB_STORE")]
+    pub blob_store: Option<String>,
+    /// Endpoint of an S3-compatible server (implies path-style addressing).
+    #[arg(long, env = "ITC_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Base URL clients and emails use to reach this server (default: from --bind).
+    #[arg(long, env = "ITC_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// PEM certificate chain; with --tls-key serves HTTPS (rustls).
+    #[arg(long, env = "ITC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, env = "ITC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Shortest time between sealing and the open date.
+    #[arg(long, env = "ITC_MIN_LEAD", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub min_lead: Duration,
+    /// Secret for signing tokens (at least 32 bytes). Default: generated on first run and
+    /// kept in the data folder.
+    #[arg(long, env = "ITC_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Refuse to start with a generated or weak secret.
+    #[arg(long, env = "ITC_PRODUCTION")]
+    pub production: bool,
+    /// Logs as JSON lines.
+    #[arg(long, env = "ITC_LOG_JSON")]
+    pub log_json: bool,
+    /// Largest photo accepted, in bytes.
+    #[arg(long, env = "ITC_MAX_PHOTO_BYTES", default_value_t = 256 * 1024 * 1024)]
+    pub max_photo_bytes: u64,
+    /// Largest photo accepted, in pixels (guards against decompression bombs).
+    #[arg(long, env = "ITC_MAX_PHOTO_PIXELS", default_value_t = 100_000_000)]
+    pub max_photo_pixels: u64,
+    /// Time limit for ordinary API requests.
+    #[arg(long, env = "ITC_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub request_timeout: Duration,
+    /// Time limit for one upload through the server.
+    #[arg(long, env = "ITC_UPLOAD_TIMEOUT", default_value = "30m", value_parser = humantime::parse_duration)]
+    pub upload_timeout: Duration,
+    /// Take the client address from the last X-Forwarded-For entry (behind a load balancer).
+    #[arg(long, env = "ITC_TRUST_FORWARDED_FOR")]
+    pub trust_forwarded_for: bool,
+}
+
+/// Where photo bytes go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlobTarget {
+    Folder(PathBuf),
+    S3 {
+        bucket: String,
+        prefix: String,
+        endpoint: Option<String>,
+    },
+}
+
+/// Resolved settings the app runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub bind: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: String,
+    pub blob: BlobTarget,
+    pub public_url: String,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub min_lead: Duration,
+    pub jwt_secret: Vec<u8>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+    pub upload_ttl: Duration,
+    pub max_photo_bytes: u64,
+    pub max_photo_pixels: u64,
+    pub request_timeout: Duration,
+    pub upload_timeout: Duration,
+    pub trust_forwarded_for: bool,
+    /// Failed log-ins per account, and per address, within `throttle_window`.
+    pub max_failures_per_account: i64,
+    pub max_failures_per_address: i64,
+    pub throttle_window: Duration,
+}
+
+impl Settings {
+    /// Settings for a data folder with every default (tests start from this).
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: sqlite_url(&data_dir),
+            blob: BlobTarget::Folder(data_dir.join("blobs")),
+            public_url: "http://127.0.0.1:8080".into(),
+            tls: None,
+            min_lead: Duration::from_secs(60),
+            jwt_secret: Vec::new(),
+            access_ttl: Duration::from_secs(15 * 60),
+            refresh_ttl: Duration::from_secs(60 * 24 * 3600),
+            upload_ttl: Duration::from_secs(15 * 60),
+            max_photo_bytes: 256 * 1024 * 1024,
+            max_photo_pixels: 100_000_000,
+            request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(30 * 60),
+            trust_forwarded_for: false,
+            max_failures_per_account: 10,
+            max_failures_per_address: 100,
+            throttle_window: Duration::from_secs(15 * 60),
+            data_dir,
+        }
+    }
+
+    /// Resolves flags: creates the data folder and loads or generates the secret.
+    pub fn from_flags(f: Flags) -> anyhow::Result<Self> {
+        let data_dir = match f.data_dir {
+            Some(d) => d,
+            None => dirs::data_dir()
+                .context("no platform data folder; pass --data-dir")?
+                .join("image-time-capsule-server"),
+        };
+        std::fs::create_dir_all(&data_dir)
+            .with_context(|| format!("creating data folder {}", data_dir.display()))?;
+        let mut s = Self::embedded(data_dir.clone());
+        s.bind = f.bind;
+        if let Some(url) = f.database_url {
+            s.database_url = url;
+        }
+        if let Some(b) = f.blob_store {
+            s.blob = parse_blob_target(&b, f.s3_endpoint)?;
+        }
+        let scheme = if f.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        s.public_url = f
+            .public_url
+            .unwrap_or_else(|| format!("{scheme}://{}", f.bind))
+            .trim_end_matches('/')
+            .to_owned();
+        s.tls = f.tls_cert.zip(f.tls_key);
+        s.min_lead = f.min_lead;
+        s.max_photo_bytes = f.max_photo_bytes;
+        s.max_photo_pixels = f.max_photo_pixels;
+        s.request_timeout = f.request_timeout;
+        s.upload_timeout = f.upload_timeout;
+        s.trust_forwarded_for = f.trust_forwarded_for;
+        s.jwt_secret = match f.jwt_secret {
+            Some(secret) => {
+                if secret.len() < 32 {
+                    bail!("ITC_JWT_SECRET must be at least 32 bytes");
+                }
+                secret.into_bytes()
+            }
+            None if f.production => {
+                bail!("--production needs ITC_JWT_SECRET; a generated default secret is refused")
+            }
+            None => load_or_create_secret(&data_dir)?,
+        };
+        Ok(s)
+    }
+}
+
+/// The default SQLite database inside a data folder.
+pub fn sqlite_url(data_dir: &std::path::Path) -> String {
+    format!("sqlite://{}?mode=rwc", data_dir.join("server.db").display())
+}
+
+fn parse_blob_target(spec: &str, endpoint: Option<String>) -> anyhow::Result<BlobTarget> {
+    if let Some(rest) = spec.strip_prefix("s3://") {
+        let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+        if bucket.is_empty() {
+            bail!("--blob-store s3:// needs a bucket name");
+        }
+        Ok(BlobTarget::S3 {
+            bucket: bucket.to_owned(),
+            prefix: prefix.trim_matches('/').to_owned(),
+            endpoint,
+        })
+    } else {
+        Ok(BlobTarget::Folder(PathBuf::from(spec)))
+    }
+}
+
+fn load_or_create_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(hex_text) => {
+            let secret = hex::decode(hex_text.trim()).context("jwt-secret file is not hex")?;
+            if secret.len() < 32 {
+                bail!("{} holds fewer than 32 bytes", path.display());
+            }
+            Ok(secret)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; 64];
+            rand::rngs::OsRng.fill_bytes(&mut secret);
+            write_private(&path, hex::encode(&secret).as_bytes())?;
+            Ok(secret)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_spec_splits_bucket_and_prefix() {
+        let t = parse_blob_target("s3://photos-bucket/a/b/", Some("http://x".into())).ok();
+        assert_eq!(
+            t,
+            Some(BlobTarget::S3 {
+                bucket: "photos-bucket".into(),
+                prefix: "a/b".into(),
+                endpoint: Some("http://x".into())
+            })
+        );
+        assert!(parse_blob_target("s3:///x", None).is_err());
+    }
+}

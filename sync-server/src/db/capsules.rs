@@ -1,0 +1,135 @@
+//! Capsules.
+
+use sqlx::{Any, AnyConnection, FromRow};
+
+use super::{Db, DbResult, q};
+
+/// A stored capsule with its photo count.
+#[derive(Debug, Clone, FromRow)]
+pub struct CapsuleRow {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub note: String,
+    pub open_at: Option<i64>,
+    pub time_zone: String,
+    pub recipients: String,
+    pub state: String,
+    pub version: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub sealed_at: Option<i64>,
+    pub opened_at: Option<i64>,
+    pub photo_count: i64,
+}
+
+/// The editable fields of a draft, already validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapsuleFields {
+    pub title: String,
+    pub note: String,
+    pub open_at: Option<i64>,
+    pub time_zone: String,
+    /// JSON array text.
+    pub recipients: String,
+}
+
+pub(crate) const CAPSULE_COLUMNS: &str = "c.id, c.user_id, c.title, c.note, c.open_at, \
+    c.time_zone, c.recipients, c.state, c.version, c.created_at, c.updated_at, c.sealed_at, \
+    c.opened_at, (SELECT COUNT(*) FROM photos p WHERE p.capsule_id = c.id) AS photo_count";
+
+impl Db {
+    /// One capsule, whoever owns it (callers check ownership).
+    pub async fn capsule(&self, id: &str) -> DbResult<Option<CapsuleRow>> {
+        capsule(&mut *self.pool.acquire().await.map_err(q)?, id).await
+    }
+}
+
+/// One capsule on a given connection (inside a transaction).
+pub async fn capsule(conn: &mut AnyConnection, id: &str) -> DbResult<Option<CapsuleRow>> {
+    sqlx::query_as::<Any, CapsuleRow>(&format!(
+        "SELECT {CAPSULE_COLUMNS} FROM capsules c WHERE c.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(q)
+}
+
+/// Inserts a new draft at version 1.
+pub async fn insert(
+    conn: &mut AnyConnection,
+    id: &str,
+    user_id: &str,
+    f: &CapsuleFields,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO capsules (id, user_id, title, note, open_at, time_zone, recipients, \
+         state, version, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', 1, $8, $8)",
+    )
+    .bind(id)
+    .bind(user_id)
+    .bind(&f.title)
+    .bind(&f.note)
+    .bind(f.open_at)
+    .bind(&f.time_zone)
+    .bind(&f.recipients)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(())
+}
+
+/// Updates a draft if it is still at `version`; false when it moved on or is not a draft.
+pub async fn update(
+    conn: &mut AnyConnection,
+    id: &str,
+    version: i64,
+    f: &CapsuleFields,
+    now: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE capsules SET title = $3, note = $4, open_at = $5, time_zone = $6, \
+         recipients = $7, version = version + 1, updated_at = $8 \
+         WHERE id = $1 AND version = $2 AND state = 'draft'",
+    )
+    .bind(id)
+    .bind(version)
+    .bind(&f.title)
+    .bind(&f.note)
+    .bind(f.open_at)
+    .bind(&f.time_zone)
+    .bind(&f.recipients)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Seals a draft; false if it is no longer a draft.
+pub async fn seal(conn: &mut AnyConnection, id: &str, now: i64) -> DbResult<bool> {
+    let done = sqlx::query(
+        "UPDATE capsules SET state = 'sealed', sealed_at = $2, version = version + 1, \
+         updated_at = $2 WHERE id = $1 AND state = 'draft'",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Deletes a capsule; its photos go by cascade.
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM capsules WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(q)?;
+    Ok(())
+}

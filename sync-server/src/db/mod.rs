@@ -1,0 +1,113 @@
+//! Storage of accounts, sessions, capsules, photos and the change feed. All SQL lives in
+//! this module; the same statements run on SQLite and PostgreSQL through sqlx's `Any`
+//! driver, which is why the schema sticks to TEXT and BIGINT.
+
+pub mod capsules;
+pub mod changes;
+pub mod photos;
+pub mod sessions;
+pub mod throttle;
+pub mod users;
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, Executor};
+
+/// Errors from the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl DbError {
+    /// Sorts connection-level failures (pool timeout, I/O) apart from query errors so the
+    /// API can answer 503 instead of 500 while the database is down.
+    pub fn classify(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(err)
+            }
+            other => Self::Query(other),
+        }
+    }
+}
+
+/// Shorthand for database results.
+pub type DbResult<T> = Result<T, DbError>;
+
+/// Which engine the URL named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    Sqlite,
+    Postgres,
+}
+
+/// The connection pool and its engine.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pub pool: AnyPool,
+    pub kind: DbKind,
+}
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+impl Db {
+    /// Connects, tunes SQLite for concurrent use, and runs the migrations.
+    pub async fn connect(url: &str) -> DbResult<Self> {
+        install_default_drivers();
+        let kind = if url.starts_with("sqlite:") {
+            DbKind::Sqlite
+        } else {
+            DbKind::Postgres
+        };
+        let max = match kind {
+            DbKind::Sqlite => 8,
+            DbKind::Postgres => 16,
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(5))
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if kind == DbKind::Sqlite {
+                        // WAL lets readers run beside the one writer; the busy timeout
+                        // makes writers queue instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 15000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await
+            .map_err(DbError::classify)?;
+        MIGRATOR.run(&pool).await?;
+        Ok(Self { pool, kind })
+    }
+
+    /// Readiness probe.
+    pub async fn ping(&self) -> DbResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(DbError::classify)?;
+        Ok(())
+    }
+
+    /// Starts a transaction.
+    pub async fn begin(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Any>> {
+        self.pool.begin().await.map_err(DbError::classify)
+    }
+}
+
+pub(crate) fn q(err: sqlx::Error) -> DbError {
+    DbError::classify(err)
+}

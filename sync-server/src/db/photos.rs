@@ -1,0 +1,223 @@
+//! Photos of capsules and the verified blobs they point at.
+
+use sqlx::{Any, AnyConnection, FromRow};
+
+use super::{Db, DbResult, q};
+
+/// A stored photo.
+#[derive(Debug, Clone, FromRow)]
+pub struct PhotoRow {
+    pub id: String,
+    pub capsule_id: String,
+    pub user_id: String,
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub file_name: Option<String>,
+    pub taken_at: Option<i64>,
+    pub state: String,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A verified original.
+#[derive(Debug, Clone, FromRow)]
+pub struct BlobRow {
+    pub sha256: String,
+    pub size: i64,
+    pub content_type: String,
+    pub width: i64,
+    pub height: i64,
+}
+
+pub(crate) const PHOTO_COLUMNS: &str = "p.id, p.capsule_id, p.user_id, p.sha256, p.size, \
+    p.content_type, p.file_name, p.taken_at, p.state, p.width, p.height, p.created_at";
+
+impl Db {
+    /// One photo, whoever owns it.
+    pub async fn photo(&self, id: &str) -> DbResult<Option<PhotoRow>> {
+        sqlx::query_as::<Any, PhotoRow>(&format!(
+            "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// The photos of a capsule, oldest first.
+    pub async fn photos_of(&self, capsule_id: &str) -> DbResult<Vec<PhotoRow>> {
+        sqlx::query_as::<Any, PhotoRow>(&format!(
+            "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.capsule_id = $1 \
+             ORDER BY p.created_at, p.id"
+        ))
+        .bind(capsule_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// The verified blob of a user with this hash, if any.
+    pub async fn blob(&self, user_id: &str, sha256: &str) -> DbResult<Option<BlobRow>> {
+        sqlx::query_as::<Any, BlobRow>(
+            "SELECT sha256, size, content_type, width, height FROM blobs \
+             WHERE user_id = $1 AND sha256 = $2",
+        )
+        .bind(user_id)
+        .bind(sha256)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// How many photos of a user still point at a hash.
+    pub async fn photo_refs(&self, user_id: &str, sha256: &str) -> DbResult<i64> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE user_id = $1 AND sha256 = $2")
+            .bind(user_id)
+            .bind(sha256)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q)
+    }
+
+    /// Forgets a blob row once nothing points at it (its bytes are deleted by the caller).
+    /// False when a photo took a reference in the meantime.
+    pub async fn delete_blob_if_unreferenced(&self, user_id: &str, sha256: &str) -> DbResult<bool> {
+        let done = sqlx::query(
+            "DELETE FROM blobs WHERE user_id = $1 AND sha256 = $2 AND NOT EXISTS \
+             (SELECT 1 FROM photos WHERE user_id = $1 AND sha256 = $2)",
+        )
+        .bind(user_id)
+        .bind(sha256)
+        .execute(&self.pool)
+        .await
+        .map_err(q)?;
+        Ok(done.rows_affected() == 1)
+    }
+}
+
+/// One photo on a connection.
+pub async fn photo(conn: &mut AnyConnection, id: &str) -> DbResult<Option<PhotoRow>> {
+    sqlx::query_as::<Any, PhotoRow>(&format!(
+        "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await
+    .map_err(q)
+}
+
+/// Inserts a declared photo.
+pub async fn insert(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO photos (id, capsule_id, user_id, sha256, size, content_type, file_name, \
+         taken_at, state, width, height, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&p.id)
+    .bind(&p.capsule_id)
+    .bind(&p.user_id)
+    .bind(&p.sha256)
+    .bind(p.size)
+    .bind(&p.content_type)
+    .bind(&p.file_name)
+    .bind(p.taken_at)
+    .bind(&p.state)
+    .bind(p.width)
+    .bind(p.height)
+    .bind(p.created_at)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(())
+}
+
+/// Replaces a pending photo's declaration (the client re-declared it).
+pub async fn redeclare(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE photos SET sha256 = $2, size = $3, content_type = $4, file_name = $5, \
+         taken_at = $6, state = $7, width = $8, height = $9 WHERE id = $1",
+    )
+    .bind(&p.id)
+    .bind(&p.sha256)
+    .bind(p.size)
+    .bind(&p.content_type)
+    .bind(&p.file_name)
+    .bind(p.taken_at)
+    .bind(&p.state)
+    .bind(p.width)
+    .bind(p.height)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(())
+}
+
+/// Records a verified blob (no-op if it is already known).
+pub async fn insert_blob(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    b: &BlobRow,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO blobs (user_id, sha256, size, content_type, width, height, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, sha256) DO NOTHING",
+    )
+    .bind(user_id)
+    .bind(&b.sha256)
+    .bind(b.size)
+    .bind(&b.content_type)
+    .bind(b.width)
+    .bind(b.height)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(())
+}
+
+/// Marks a photo ready with what verification found.
+pub async fn mark_ready(conn: &mut AnyConnection, id: &str, b: &BlobRow) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE photos SET state = 'ready', content_type = $2, width = $3, height = $4 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&b.content_type)
+    .bind(b.width)
+    .bind(b.height)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(())
+}
+
+/// Deletes a photo row.
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
+    sqlx::query("DELETE FROM photos WHERE id = $1")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(q)?;
+    Ok(())
+}
+
+/// Counts a capsule's photos that are not yet ready.
+pub async fn pending_count(conn: &mut AnyConnection, capsule_id: &str) -> DbResult<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE capsule_id = $1 AND state <> 'ready'")
+        .bind(capsule_id)
+        .fetch_one(conn)
+        .await
+        .map_err(q)
+}
+
+/// Distinct hashes a capsule's photos point at (for blob clean-up after deletion).
+pub async fn hashes_of(conn: &mut AnyConnection, capsule_id: &str) -> DbResult<Vec<String>> {
+    sqlx::query_scalar("SELECT DISTINCT sha256 FROM photos WHERE capsule_id = $1")
+        .bind(capsule_id)
+        .fetch_all(conn)
+        .await
+        .map_err(q)
+}

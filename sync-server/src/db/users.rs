@@ -1,0 +1,94 @@
+//! Accounts.
+
+use sqlx::{Any, AnyConnection, FromRow};
+
+use super::{Db, DbResult, q};
+
+/// A stored account.
+#[derive(Debug, Clone, FromRow)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub password_hash: String,
+}
+
+impl Db {
+    /// Inserts an account; false when the email is taken.
+    pub async fn insert_user(
+        &self,
+        id: &str,
+        email: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> DbResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO users (id, email, password_hash, change_seq, created_at) \
+             VALUES ($1, $2, $3, 0, $4) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(id)
+        .bind(email)
+        .bind(password_hash)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(q)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Looks an account up by normalised email.
+    pub async fn user_by_email(&self, email: &str) -> DbResult<Option<UserRow>> {
+        sqlx::query_as::<Any, UserRow>(
+            "SELECT id, email, password_hash FROM users WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// Looks an account up by id.
+    pub async fn user_by_id(&self, id: &str) -> DbResult<Option<UserRow>> {
+        sqlx::query_as::<Any, UserRow>("SELECT id, email, password_hash FROM users WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q)
+    }
+
+    /// Replaces the password hash.
+    pub async fn set_password_hash(&self, id: &str, password_hash: &str) -> DbResult<()> {
+        sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(q)?;
+        Ok(())
+    }
+
+    /// Deletes an account; every row of it goes by cascade.
+    pub async fn delete_user(&self, id: &str) -> DbResult<()> {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q)?;
+        Ok(())
+    }
+}
+
+/// Reserves `n` change sequence numbers for a user and returns the first. Must be the first
+/// statement of a write transaction: it locks the user's row (PostgreSQL) or takes the write
+/// lock (SQLite), so a user's changes commit in sequence order and a pulled cursor never
+/// skips a change that commits later.
+pub async fn reserve_seq(conn: &mut AnyConnection, user_id: &str, n: i64) -> DbResult<i64> {
+    let last: i64 = sqlx::query_scalar(
+        "UPDATE users SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq",
+    )
+    .bind(user_id)
+    .bind(n)
+    .fetch_one(conn)
+    .await
+    .map_err(q)?;
+    Ok(last - n + 1)
+}

@@ -1,0 +1,649 @@
+//! The photo upload flow: declare → upload (presigned S3 PUT or the server's streaming
+//! endpoint) → complete (size, hash and image checked) → ready. Nothing counts until it is
+//! verified, and the bytes of a failed upload never reach an original's key.
+
+use std::path::{Path, PathBuf};
+
+use axum::body::Body;
+use axum::http::StatusCode;
+use futures_util::StreamExt;
+use protocol::{CapsuleState, ErrorCode, Photo, PhotoState, PhotoWrite, UploadTarget};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::auth::tokens::{TYPE_UPLOAD, TokenError};
+use crate::blob::keys;
+use crate::capsules::owned;
+use crate::clock::to_ms;
+use crate::db::capsules;
+use crate::db::changes::{self, KIND_CAPSULE, KIND_PHOTO};
+use crate::db::photos::{self, BlobRow, PhotoRow};
+use crate::db::users::reserve_seq;
+use crate::error::{ApiError, ApiResult};
+use crate::imaging::{self, ACCEPTED_TYPES};
+use crate::state::AppState;
+use crate::views;
+
+fn unprocessable(code: ErrorCode, msg: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg)
+}
+
+/// Keeps the last path component of a client file name, without control characters.
+pub fn clean_file_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
+}
+
+fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
+    let sha = w.sha256.trim().to_ascii_lowercase();
+    if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::invalid(
+            "sha256 must be 64 hexadecimal characters.",
+        ));
+    }
+    if w.size == 0 {
+        return Err(unprocessable(
+            ErrorCode::EmptyPhoto,
+            "This photo file is empty.",
+        ));
+    }
+    if w.size > state.settings.max_photo_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::PhotoTooLarge,
+            format!(
+                "This photo is larger than the {} MB limit.",
+                state.settings.max_photo_bytes / (1024 * 1024)
+            ),
+        ));
+    }
+    let ct = w.content_type.trim().to_ascii_lowercase();
+    if matches!(
+        ct.as_str(),
+        "image/heic" | "image/heif" | "image/heic-sequence"
+    ) {
+        return Err(unprocessable(
+            ErrorCode::HeicNotSupported,
+            "HEIC/HEIF photos are not supported yet. Export the photo as JPEG and add it again.",
+        ));
+    }
+    if !ACCEPTED_TYPES.contains(&ct.as_str()) {
+        return Err(unprocessable(
+            ErrorCode::UnsupportedImageFormat,
+            "Only JPEG, PNG, WebP, GIF and TIFF photos are accepted.",
+        ));
+    }
+    Ok((sha, ct))
+}
+
+/// Declares a photo of a draft. Answers with where to send the bytes, or no upload at all
+/// when this user's library already holds those bytes.
+pub async fn declare(
+    state: &AppState,
+    auth: &AuthUser,
+    capsule_id: Uuid,
+    photo_id: Uuid,
+    w: &PhotoWrite,
+) -> ApiResult<(Photo, Option<UploadTarget>)> {
+    let (sha, ct) = validate(state, w)?;
+    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
+    let known = state.db.blob(&auth.user_id, &sha).await?;
+    let now = state.now_ms();
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
+    let capsule = owned(capsules::capsule(&mut tx, &cid).await?, auth)?;
+    if capsule.state != CapsuleState::Draft.as_str() {
+        return Err(ApiError::sealed());
+    }
+    let mut row = PhotoRow {
+        id: pid.clone(),
+        capsule_id: cid.clone(),
+        user_id: auth.user_id.clone(),
+        sha256: sha.clone(),
+        size: i64::try_from(w.size).unwrap_or(i64::MAX),
+        content_type: ct,
+        file_name: w.file_name.as_deref().and_then(clean_file_name),
+        taken_at: w.taken_at.map(to_ms),
+        state: PhotoState::Pending.as_str().into(),
+        width: None,
+        height: None,
+        created_at: now,
+    };
+    if let Some(b) = &known {
+        row.state = PhotoState::Ready.as_str().into();
+        row.content_type = b.content_type.clone();
+        row.width = Some(b.width);
+        row.height = Some(b.height);
+    }
+    match photos::photo(&mut tx, &pid).await? {
+        Some(existing) if existing.user_id != auth.user_id || existing.capsule_id != cid => {
+            return Err(ApiError::not_found("photo"));
+        }
+        Some(existing) if existing.state == PhotoState::Ready.as_str() => {
+            if existing.sha256 != sha {
+                return Err(ApiError::new(
+                    StatusCode::CONFLICT,
+                    ErrorCode::ValidationFailed,
+                    "This photo id already holds other bytes; use a new id.",
+                ));
+            }
+            return Ok((views::photo(&existing), None));
+        }
+        Some(existing) => {
+            row.created_at = existing.created_at;
+            photos::redeclare(&mut tx, &row).await?;
+        }
+        None => photos::insert(&mut tx, &row).await?,
+    }
+    changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, false).await?;
+    changes::record(
+        &mut tx,
+        &auth.user_id,
+        KIND_CAPSULE,
+        &cid,
+        &cid,
+        seq + 1,
+        false,
+    )
+    .await?;
+    tx.commit().await.map_err(crate::db::q)?;
+    if known.is_some() {
+        return Ok((views::photo(&row), None));
+    }
+    let target = upload_target(state, &row).await?;
+    Ok((views::photo(&row), Some(target)))
+}
+
+async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarget> {
+    let ttl = state.settings.upload_ttl;
+    let expires_at = state.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+    let staging = keys::staging(&row.user_id, &row.id);
+    let size = u64::try_from(row.size).unwrap_or(0);
+    if let Some(p) = state
+        .blobs
+        .presign_put(&staging, size, &row.sha256, &row.content_type, ttl)
+        .await?
+    {
+        return Ok(UploadTarget {
+            method: p.method,
+            url: p.url,
+            headers: p.headers,
+            expires_at,
+        });
+    }
+    let token = state
+        .tokens
+        .sign(TYPE_UPLOAD, &row.user_id, &row.id, state.now_ms(), ttl)?;
+    Ok(UploadTarget {
+        method: "PUT".into(),
+        url: format!(
+            "{}/v1/uploads/{}?token={token}",
+            state.settings.public_url, row.id
+        ),
+        headers: [("content-type".to_owned(), row.content_type.clone())]
+            .into_iter()
+            .collect(),
+        expires_at,
+    })
+}
+
+/// A temporary file under the data folder, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(state: &AppState) -> Self {
+        Self(
+            state
+                .settings
+                .data_dir
+                .join("tmp")
+                .join(Uuid::new_v4().to_string()),
+        )
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn size_mismatch(expected: u64, got: u64) -> ApiError {
+    unprocessable(
+        ErrorCode::SizeMismatch,
+        format!("The upload has {got} bytes but {expected} were declared; upload it again."),
+    )
+}
+
+fn hash_mismatch() -> ApiError {
+    unprocessable(
+        ErrorCode::HashMismatch,
+        "The uploaded bytes do not match the declared SHA-256; upload the photo again.",
+    )
+}
+
+/// Receives the bytes of a photo through the server (the folder store's upload target),
+/// streaming them to disk while hashing: memory stays flat whatever the size.
+pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) -> ApiResult<()> {
+    let claims = state.tokens.verify(token, TYPE_UPLOAD).map_err(|e| {
+        let msg = match e {
+            TokenError::Expired => "This upload link has expired; ask for a new one.",
+            TokenError::Invalid => "This upload link is not valid.",
+        };
+        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidUploadToken, msg)
+    })?;
+    let pid = photo_id.to_string();
+    if claims.sid != pid {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::InvalidUploadToken,
+            "This upload link is for another photo.",
+        ));
+    }
+    let row = state
+        .db
+        .photo(&pid)
+        .await?
+        .filter(|p| p.user_id == claims.sub)
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    let expected = u64::try_from(row.size).unwrap_or(0);
+    let tmp = TempFile::new(state);
+    let mut file = tokio::fs::File::create(&tmp.0)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut hasher = Sha256::new();
+    let mut got: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::UploadIncomplete,
+                format!("The upload was interrupted ({e}); send it again."),
+            )
+        })?;
+        got += chunk.len() as u64;
+        if got > expected {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::SizeMismatch,
+                format!("The upload is larger than the {expected} bytes declared."),
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+    }
+    file.flush().await.map_err(anyhow::Error::from)?;
+    file.sync_all().await.map_err(anyhow::Error::from)?;
+    drop(file);
+    if got != expected {
+        return Err(size_mismatch(expected, got));
+    }
+    if hex::encode(hasher.finalize()) != row.sha256 {
+        return Err(hash_mismatch());
+    }
+    state
+        .blobs
+        .put_file(
+            &keys::staging(&row.user_id, &pid),
+            &tmp.0,
+            &row.content_type,
+        )
+        .await?;
+    Ok(())
+}
+
+/// Copies a stored object to a local file, returning its size and SHA-256.
+async fn download(
+    state: &AppState,
+    key: &str,
+    dest: &Path,
+    limit: u64,
+) -> ApiResult<Option<(u64, String)>> {
+    let Some(mut obj) = state.blobs.get(key).await? else {
+        return Ok(None);
+    };
+    let mut file = tokio::fs::File::create(dest)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut hasher = Sha256::new();
+    let mut got: u64 = 0;
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = obj
+            .reader
+            .read(&mut buf)
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("reading upload: {e}")))?;
+        if n == 0 {
+            break;
+        }
+        got += n as u64;
+        if got > limit {
+            // Larger than declared: no need to read the rest.
+            return Ok(Some((got, String::new())));
+        }
+        hasher.update(&buf[..n]);
+        file.write_all(&buf[..n])
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
+    file.flush().await.map_err(anyhow::Error::from)?;
+    Ok(Some((got, hex::encode(hasher.finalize()))))
+}
+
+/// Verifies an uploaded photo (size, hash, image), stores its original and thumbnail under
+/// content-addressed keys, and marks it ready.
+pub async fn complete(
+    state: &AppState,
+    auth: &AuthUser,
+    capsule_id: Uuid,
+    photo_id: Uuid,
+) -> ApiResult<Photo> {
+    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
+    let capsule = owned(state.db.capsule(&cid).await?, auth)?;
+    let row = state
+        .db
+        .photo(&pid)
+        .await?
+        .filter(|p| p.user_id == auth.user_id && p.capsule_id == cid)
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    if row.state == PhotoState::Ready.as_str() {
+        return Ok(views::photo(&row));
+    }
+    if capsule.state != CapsuleState::Draft.as_str() {
+        return Err(ApiError::sealed());
+    }
+    let blob = match state.db.blob(&auth.user_id, &row.sha256).await? {
+        Some(b) => b,
+        None => verify_upload(state, &row).await?,
+    };
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
+    photos::insert_blob(&mut tx, &auth.user_id, &blob, state.now_ms()).await?;
+    photos::mark_ready(&mut tx, &pid, &blob).await?;
+    changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, false).await?;
+    changes::record(
+        &mut tx,
+        &auth.user_id,
+        KIND_CAPSULE,
+        &cid,
+        &cid,
+        seq + 1,
+        false,
+    )
+    .await?;
+    let ready = photos::photo(&mut tx, &pid)
+        .await?
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    tx.commit().await.map_err(crate::db::q)?;
+    Ok(views::photo(&ready))
+}
+
+async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
+    let staging = keys::staging(&row.user_id, &row.id);
+    let expected = u64::try_from(row.size).unwrap_or(0);
+    let tmp = TempFile::new(state);
+    let Some((got, sha)) = download(state, &staging, &tmp.0, expected).await? else {
+        return Err(unprocessable(
+            ErrorCode::UploadIncomplete,
+            "The photo's bytes have not arrived; upload them, then complete.",
+        ));
+    };
+    let refuse = |e: ApiError| async {
+        // A failed upload leaves nothing behind; the client uploads again.
+        state.blobs.delete(&staging).await?;
+        Err::<BlobRow, ApiError>(e)
+    };
+    if got != expected {
+        return refuse(size_mismatch(expected, got)).await;
+    }
+    if sha != row.sha256 {
+        return refuse(hash_mismatch()).await;
+    }
+    let permit = state
+        .decode_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(anyhow::Error::from)?;
+    let path = tmp.0.clone();
+    let max_pixels = state.settings.max_photo_pixels;
+    let inspected = tokio::task::spawn_blocking(move || {
+        let r = imaging::inspect(&path, max_pixels);
+        drop(permit);
+        r
+    })
+    .await
+    .map_err(anyhow::Error::from)?;
+    let inspected = match inspected {
+        Ok(i) => i,
+        Err(rej) => return refuse(unprocessable(rej.code, rej.message)).await,
+    };
+    state
+        .blobs
+        .put_bytes(
+            &keys::thumbnail(&row.user_id, &row.sha256),
+            inspected.thumbnail_jpeg.into(),
+            "image/jpeg",
+        )
+        .await?;
+    state
+        .blobs
+        .copy(&staging, &keys::original(&row.user_id, &row.sha256))
+        .await?;
+    state.blobs.delete(&staging).await?;
+    Ok(BlobRow {
+        sha256: row.sha256.clone(),
+        size: row.size,
+        content_type: inspected.content_type.into(),
+        width: i64::from(inspected.width),
+        height: i64::from(inspected.height),
+    })
+}
+
+/// Removes a photo from a draft.
+pub async fn remove(
+    state: &AppState,
+    auth: &AuthUser,
+    capsule_id: Uuid,
+    photo_id: Uuid,
+) -> ApiResult<()> {
+    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
+    let capsule = owned(capsules::capsule(&mut tx, &cid).await?, auth)?;
+    let row = photos::photo(&mut tx, &pid)
+        .await?
+        .filter(|p| p.capsule_id == cid)
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    if capsule.state != CapsuleState::Draft.as_str() {
+        return Err(ApiError::sealed());
+    }
+    photos::delete(&mut tx, &pid).await?;
+    changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, true).await?;
+    changes::record(
+        &mut tx,
+        &auth.user_id,
+        KIND_CAPSULE,
+        &cid,
+        &cid,
+        seq + 1,
+        false,
+    )
+    .await?;
+    tx.commit().await.map_err(crate::db::q)?;
+    let _ = state
+        .blobs
+        .delete(&keys::staging(&auth.user_id, &pid))
+        .await;
+    collect_garbage(state, &auth.user_id, &row.sha256).await;
+    Ok(())
+}
+
+/// Deletes a blob's bytes once no photo points at it. Failures are logged, not raised: the
+/// photo is already gone and a later deletion of the account sweeps everything.
+pub async fn collect_garbage(state: &AppState, user_id: &str, sha: &str) {
+    let gone = match state.db.delete_blob_if_unreferenced(user_id, sha).await {
+        Ok(g) => g,
+        Err(e) => {
+            tracing::warn!(error = %e, "blob clean-up skipped");
+            return;
+        }
+    };
+    if gone {
+        for key in [keys::original(user_id, sha), keys::thumbnail(user_id, sha)] {
+            if let Err(e) = state.blobs.delete(&key).await {
+                tracing::warn!(error = %e, key, "blob clean-up failed");
+            }
+        }
+    }
+}
+
+/// Which bytes of a photo to serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Original,
+    Thumbnail,
+}
+
+/// How a photo's bytes reach the client.
+pub enum Download {
+    Redirect(String),
+    Stream {
+        body: Body,
+        len: u64,
+        content_type: String,
+        disposition: String,
+    },
+}
+
+/// Serves a photo's original or thumbnail to its owner, never while the capsule is sealed.
+pub async fn fetch(
+    state: &AppState,
+    auth: &AuthUser,
+    capsule_id: Uuid,
+    photo_id: Uuid,
+    variant: Variant,
+) -> ApiResult<Download> {
+    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
+    let capsule = owned(state.db.capsule(&cid).await?, auth)?;
+    let row = state
+        .db
+        .photo(&pid)
+        .await?
+        .filter(|p| p.capsule_id == cid)
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    if capsule.state == CapsuleState::Sealed.as_str() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::CapsuleSealed,
+            "This capsule is sealed; its photos can be seen once it opens.",
+        ));
+    }
+    if row.state != PhotoState::Ready.as_str() {
+        return Err(ApiError::not_found("uploaded photo"));
+    }
+    let (key, content_type, disposition) = match variant {
+        Variant::Original => {
+            let name = row
+                .file_name
+                .clone()
+                .unwrap_or_else(|| format!("{}.{}", row.id, extension(&row.content_type)));
+            (
+                keys::original(&row.user_id, &row.sha256),
+                row.content_type.clone(),
+                content_disposition("attachment", &name),
+            )
+        }
+        Variant::Thumbnail => (
+            keys::thumbnail(&row.user_id, &row.sha256),
+            "image/jpeg".to_owned(),
+            "inline".to_owned(),
+        ),
+    };
+    if let Some(url) = state
+        .blobs
+        .presign_get(
+            &key,
+            std::time::Duration::from_secs(300),
+            &content_type,
+            &disposition,
+        )
+        .await?
+    {
+        return Ok(Download::Redirect(url));
+    }
+    let obj = state
+        .blobs
+        .get(&key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("stored photo {key} is missing"))?;
+    Ok(Download::Stream {
+        body: Body::from_stream(tokio_util::io::ReaderStream::new(obj.reader)),
+        len: obj.len,
+        content_type,
+        disposition,
+    })
+}
+
+fn extension(content_type: &str) -> &'static str {
+    match content_type {
+        "image/png" => "png",
+        "image/webp" => "webp",
+        "image/gif" => "gif",
+        "image/tiff" => "tiff",
+        _ => "jpg",
+    }
+}
+
+/// A Content-Disposition value safe for any file name (RFC 6266 with an ASCII fallback).
+pub fn content_disposition(kind: &str, name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
+    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_their_folders_and_controls() {
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            clean_file_name("C:\\Users\\me\\IMG 1.jpg").as_deref(),
+            Some("IMG 1.jpg")
+        );
+        assert_eq!(clean_file_name("a\r\nb.jpg").as_deref(), Some("ab.jpg"));
+        assert_eq!(clean_file_name(".."), None);
+        assert_eq!(clean_file_name(""), None);
+    }
+
+    #[test]
+    fn content_disposition_never_carries_quotes_or_newlines_raw() {
+        let v = content_disposition("attachment", "a\"b\r\nc.jpg");
+        assert!(!v.contains('\n') && !v.contains("a\"b"));
+    }
+}

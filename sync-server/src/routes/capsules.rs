@@ -1,0 +1,110 @@
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use protocol::{Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use crate::auth::AuthUser;
+use crate::capsules;
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, ApiPath, IfMatch};
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(put_capsule, get_capsule, delete_capsule))
+        .routes(routes!(seal_capsule))
+}
+
+/// A capsule answer with its version as ETag.
+fn answer(status: StatusCode, capsule: Capsule) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", capsule.version)) {
+        headers.insert(header::ETAG, v);
+    }
+    (status, headers, Json(CapsuleResponse { capsule })).into_response()
+}
+
+/// Create a draft (no If-Match) or update one (If-Match: its version).
+#[utoipa::path(put, path = "/v1/capsules/{id}", tag = "capsules",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id (UUIDv7 made by the client)"),
+           ("If-Match" = Option<String>, Header, description = "Version being updated")),
+    request_body = CapsuleWrite,
+    responses(
+        (status = 200, body = CapsuleResponse), (status = 201, body = CapsuleResponse),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn put_capsule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(version): IfMatch,
+    ApiJson(body): ApiJson<CapsuleWrite>,
+) -> ApiResult<Response> {
+    let (created, capsule) = capsules::put(&state, &auth, id, version, &body).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(answer(status, capsule))
+}
+
+/// A capsule; note, recipients and photos only while draft or once opened.
+#[utoipa::path(get, path = "/v1/capsules/{id}", tag = "capsules",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id")),
+    responses(
+        (status = 200, body = CapsuleResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse)))]
+async fn get_capsule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<Response> {
+    Ok(answer(
+        StatusCode::OK,
+        capsules::get(&state, &auth, id).await?,
+    ))
+}
+
+/// Delete a capsule with its photos.
+#[utoipa::path(delete, path = "/v1/capsules/{id}", tag = "capsules",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id")),
+    responses(
+        (status = 204), (status = 401, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+async fn delete_capsule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+) -> ApiResult<StatusCode> {
+    capsules::delete(&state, &auth, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Seal a draft: no changes and no contents until its open date.
+#[utoipa::path(post, path = "/v1/capsules/{id}/seal", tag = "capsules",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id"),
+           ("If-Match" = Option<String>, Header, description = "Version the person confirmed")),
+    responses(
+        (status = 200, body = CapsuleResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn seal_capsule(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    IfMatch(version): IfMatch,
+) -> ApiResult<Response> {
+    Ok(answer(
+        StatusCode::OK,
+        capsules::seal(&state, &auth, id, version).await?,
+    ))
+}

@@ -1,0 +1,128 @@
+//! The HTTP surface: one router per area, merged here, with the OpenAPI document generated
+//! from the same handler annotations.
+
+mod accounts;
+mod capsules;
+mod health;
+mod photos;
+mod sync;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use protocol::ErrorCode;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// JSON bodies are small; photos take the upload route.
+pub const JSON_BODY_LIMIT: usize = 64 * 1024;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Image Time Capsule API", version = "1"),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "accounts", description = "Accounts and sessions"),
+        (name = "capsules", description = "Capsules"),
+        (name = "photos", description = "Photos and uploads"),
+        (name = "sync", description = "Change feed"),
+        (name = "health", description = "Probes"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    let s = &state.settings;
+    let (api, mut doc) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(accounts::router())
+        .merge(capsules::router())
+        .merge(photos::router())
+        .merge(sync::router())
+        .merge(health::router())
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            s.request_timeout,
+            time_limit,
+        ))
+        .split_for_parts();
+    let (uploads, upload_doc) = photos::upload_router()
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(s.upload_timeout, time_limit))
+        .split_for_parts();
+    doc.merge(upload_doc);
+    let doc = Arc::new(doc);
+    api.merge(uploads)
+        .route(
+            "/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { axum::Json(doc.as_ref().clone()) }
+            }),
+        )
+        .fallback(|| async { ApiError::not_found("route") })
+        .layer(middleware::from_fn(common_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                // Path only: query strings may carry upload tokens.
+                .make_span_with(|req: &Request| {
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Answers 408 in the API's format when a request outlives its limit.
+async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            ErrorCode::Timeout,
+            "The request took too long. Please try again.",
+        )
+        .into_response(),
+    }
+}
+
+async fn common_headers(req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    res
+}

@@ -1,0 +1,71 @@
+//! The one state every handler gets.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::auth::password;
+use crate::auth::tokens::TokenKeys;
+use crate::blob::{BlobStore, FolderStore, S3Store};
+use crate::clock::Clock;
+use crate::config::{BlobTarget, Settings};
+use crate::db::Db;
+
+/// Configuration, database, blob store, token keys and clock.
+#[derive(Clone)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub blobs: Arc<dyn BlobStore>,
+    pub tokens: Arc<TokenKeys>,
+    pub clock: Arc<dyn Clock>,
+    /// Verified against when the email is unknown, so both paths cost one argon2 run.
+    pub dummy_hash: Arc<String>,
+    /// Bounds concurrent image decodes (each may hold hundreds of MB of pixels).
+    pub decode_permits: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Connects to the database and blob store named in the settings.
+    pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            settings.jwt_secret.len() >= 32,
+            "the token secret must be at least 32 bytes"
+        );
+        tokio::fs::create_dir_all(settings.data_dir.join("tmp")).await?;
+        let db = Db::connect(&settings.database_url).await?;
+        let blobs: Arc<dyn BlobStore> = match &settings.blob {
+            BlobTarget::Folder(dir) => Arc::new(FolderStore::open(dir).await?),
+            BlobTarget::S3 {
+                bucket,
+                prefix,
+                endpoint,
+            } => {
+                let store = S3Store::connect(bucket, prefix, endpoint.as_deref()).await?;
+                if endpoint.is_some() {
+                    // Local S3-compatible servers start empty; AWS buckets come from the
+                    // infrastructure template.
+                    store.ensure_bucket().await?;
+                }
+                Arc::new(store)
+            }
+        };
+        let dummy_hash =
+            tokio::task::spawn_blocking(|| password::hash("not a real password, never used"))
+                .await??;
+        Ok(Self {
+            tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
+            settings: Arc::new(settings),
+            db,
+            blobs,
+            clock,
+            dummy_hash: Arc::new(dummy_hash),
+            decode_permits: Arc::new(Semaphore::new(2)),
+        })
+    }
+
+    /// Now, in stored form.
+    pub fn now_ms(&self) -> i64 {
+        crate::clock::to_ms(self.clock.now())
+    }
+}

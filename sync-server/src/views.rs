@@ -1,0 +1,60 @@
+//! Stored rows to wire types. The sealing rule lives here: a sealed capsule's note,
+//! recipients and photos are never put on the wire.
+
+use protocol::{Capsule, CapsuleState, Photo, PhotoState};
+use uuid::Uuid;
+
+use crate::clock::from_ms;
+use crate::db::capsules::CapsuleRow;
+use crate::db::photos::PhotoRow;
+
+fn uuid(s: &str) -> Uuid {
+    Uuid::parse_str(s).unwrap_or_default()
+}
+
+/// True when the capsule's contents may be shown (draft or opened).
+pub fn contents_visible(state: CapsuleState) -> bool {
+    state != CapsuleState::Sealed
+}
+
+/// A capsule as the API shows it; `photos` is included only when given and visible.
+pub fn capsule(row: &CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
+    let state = CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed);
+    let visible = contents_visible(state);
+    Capsule {
+        id: uuid(&row.id),
+        title: row.title.clone(),
+        state,
+        open_at: row.open_at.map(from_ms),
+        time_zone: row.time_zone.clone(),
+        version: row.version,
+        photo_count: u32::try_from(row.photo_count).unwrap_or(u32::MAX),
+        created_at: from_ms(row.created_at),
+        updated_at: from_ms(row.updated_at),
+        sealed_at: row.sealed_at.map(from_ms),
+        opened_at: row.opened_at.map(from_ms),
+        note: visible.then(|| row.note.clone()),
+        recipients: visible.then(|| serde_json::from_str(&row.recipients).unwrap_or_default()),
+        photos: match photos {
+            Some(p) if visible => Some(p.iter().map(photo).collect()),
+            _ => None,
+        },
+    }
+}
+
+/// A photo as the API shows it.
+pub fn photo(row: &PhotoRow) -> Photo {
+    Photo {
+        id: uuid(&row.id),
+        capsule_id: uuid(&row.capsule_id),
+        sha256: row.sha256.clone(),
+        size: u64::try_from(row.size).unwrap_or(0),
+        content_type: row.content_type.clone(),
+        file_name: row.file_name.clone(),
+        taken_at: row.taken_at.map(from_ms),
+        state: PhotoState::parse(&row.state).unwrap_or(PhotoState::Pending),
+        width: row.width.and_then(|w| u32::try_from(w).ok()),
+        height: row.height.and_then(|h| u32::try_from(h).ok()),
+        created_at: from_ms(row.created_at),
+    }
+}
