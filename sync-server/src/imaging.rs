@@ -142,7 +142,12 @@ pub fn inspect(path: &Path, max_pixels: u64) -> Result<Inspected, Rejection> {
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(&e))?;
     img.apply_orientation(orientation);
     let (width, height) = (img.width(), img.height());
-    let thumb = flatten(img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE));
+    // Shrink only: a small photo keeps its size rather than being blown up.
+    let thumb = if width.max(height) > THUMBNAIL_SIZE {
+        flatten(img.thumbnail(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
+    } else {
+        flatten(img)
+    };
     let mut thumbnail_jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut thumbnail_jpeg, 82)
         .encode_image(&thumb)

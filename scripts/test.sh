@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
+# is missing: format, lints, unit tests, and the API tests against real SQLite, PostgreSQL
+# and an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs for real).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+need_rust
+need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client
+need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
+need_postgres
+
+# One S3-compatible server for the whole run (the tests start their own if this is unset).
+export AWS_ACCESS_KEY_ID=itc-test AWS_SECRET_ACCESS_KEY=itc-test-secret-key AWS_REGION=us-east-1
+s3_dir=$(mktemp -d)
+s3_port=$(free_port)
+s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
+  --secret-key "$AWS_SECRET_ACCESS_KEY" "$s3_dir" > "$s3_dir.log" 2>&1 &
+s3_pid=$!
+trap 'kill $s3_pid 2>/dev/null || true; rm -rf "$s3_dir" "$s3_dir.log"' EXIT
+wait_port "$s3_port"
+export ITC_TEST_S3_ENDPOINT="http://127.0.0.1:$s3_port"
+export ITC_TEST_POSTGRES_URL="${ITC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
+# Databases left by an interrupted earlier run.
+psql "$ITC_TEST_POSTGRES_URL" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'itc_test_%'" \
+  | while read -r db; do [ -n "$db" ] && psql "$ITC_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo test (SQLite+folder and PostgreSQL+S3)"
+cargo test --workspace --locked
