@@ -106,13 +106,12 @@ pub fn s3_endpoint() -> String {
                     .stdout(Stdio::null())
                     .stderr(Stdio::null());
                 die_with_parent(&mut cmd);
-                let _child: Child = cmd.spawn().expect(
+                let mut child: Child = cmd.spawn().expect(
                     "s3s-fs on PATH (cargo install s3s-fs --version 0.14.1 --features binary)",
                 );
                 let _ = ready.send(());
-                loop {
-                    std::thread::park();
-                }
+                // Waiting keeps this thread (and so the server) alive for the whole run.
+                let _ = child.wait();
             });
             started.recv().expect("s3s-fs started");
             wait_for_port(port);
