@@ -57,3 +57,13 @@ wait_port() {
   echo "nothing listens on port $1" >&2
   return 1
 }
+
+# need_python_module MODULE PIP_PACKAGE DEBIAN_PACKAGE
+need_python_module() {
+  python3 -c "import $1" > /dev/null 2>&1 && return 0
+  step "installing $2 (Python)"
+  python3 -m pip install --quiet "$2" 2> /dev/null \
+    || python3 -m pip install --quiet --break-system-packages "$2" 2> /dev/null \
+    || need_apt "__none__:$3"
+  python3 -c "import $1"
+}

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
-# is missing: format, lints, unit tests, and the API tests against real SQLite, PostgreSQL
-# and an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs for real).
+# is missing: format, lints, unit tests, and the API tests against real SQLite, PostgreSQL,
+# an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs for real) and an
+# SMTP server (aiosmtpd, started by the tests that send mail).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 need_rust
 need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client
+need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
 need_postgres
 

@@ -76,6 +76,35 @@ pub struct Capsule {
     pub recipients: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub photos: Option<Vec<Photo>>,
+    /// Once opened: how the email to each recipient went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deliveries: Option<Vec<RecipientDelivery>>,
+}
+
+/// Where one recipient's email stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting to be sent, or to be retried after a failure.
+    Queued,
+    /// Handed to the mail server.
+    Sent,
+    /// Given up after the last attempt; `last_error` says why.
+    Failed,
+}
+
+/// The email to one recipient of an opened capsule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecipientDelivery {
+    pub recipient: String,
+    pub status: DeliveryStatus,
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// Answer wrapping one capsule.

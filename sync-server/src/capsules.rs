@@ -178,7 +178,12 @@ pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsu
         } else {
             Vec::new()
         };
-    Ok(views::capsule(&row, Some(&photos)))
+    let mut capsule = views::capsule(&row, Some(&photos));
+    if capsule.state == CapsuleState::Opened {
+        let rows = state.db.deliveries_of(&row.id).await?;
+        capsule.deliveries = Some(rows.iter().map(views::delivery).collect());
+    }
+    Ok(capsule)
 }
 
 /// Seals a draft after checking the seal rules; sealing a sealed capsule again answers it.

@@ -69,6 +69,32 @@ pub struct Flags {
     /// Take the client address from the last X-Forwarded-For entry (behind a load balancer).
     #[arg(long, env = "ITC_TRUST_FORWARDED_FOR")]
     pub trust_forwarded_for: bool,
+    /// SMTP server for the open-date emails: smtp://user:pass@host:587?tls=required
+    /// (STARTTLS) or smtps://user:pass@host:465. Default: .eml files in DATA/outbox.
+    #[arg(long, env = "ITC_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of the open-date emails.
+    #[arg(
+        long,
+        env = "ITC_MAIL_FROM",
+        default_value = "Image Time Capsule <capsules@localhost>"
+    )]
+    pub mail_from: String,
+    /// How often the server's own delivery ticker runs.
+    #[arg(long, env = "ITC_DELIVERY_INTERVAL", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub delivery_interval: Duration,
+    /// Turn the server's delivery ticker off (when a scheduled Lambda delivers instead).
+    #[arg(long, env = "ITC_NO_DELIVERY_TICKER")]
+    pub no_delivery_ticker: bool,
+    /// How long a recipient's link to an opened capsule works.
+    #[arg(long, env = "ITC_LINK_TTL", default_value = "90days", value_parser = humantime::parse_duration)]
+    pub link_ttl: Duration,
+    /// Send attempts before a delivery is marked failed.
+    #[arg(long, env = "ITC_DELIVERY_MAX_ATTEMPTS", default_value_t = 10)]
+    pub delivery_max_attempts: u32,
+    /// How long a worker holds a claimed delivery before another may take it over.
+    #[arg(long, env = "ITC_DELIVERY_LEASE", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub delivery_lease: Duration,
 }
 
 /// Where photo bytes go.
@@ -105,6 +131,14 @@ pub struct Settings {
     pub max_failures_per_account: i64,
     pub max_failures_per_address: i64,
     pub throttle_window: Duration,
+    /// None: write .eml files into DATA/outbox.
+    pub smtp_url: Option<String>,
+    pub mail_from: lettre::message::Mailbox,
+    pub delivery_interval: Duration,
+    pub delivery_ticker: bool,
+    pub link_ttl: Duration,
+    pub delivery_max_attempts: u32,
+    pub delivery_lease: Duration,
 }
 
 impl Settings {
@@ -129,6 +163,16 @@ impl Settings {
             max_failures_per_account: 10,
             max_failures_per_address: 100,
             throttle_window: Duration::from_secs(15 * 60),
+            smtp_url: None,
+            mail_from: lettre::message::Mailbox::new(
+                Some("Image Time Capsule".into()),
+                lettre::Address::new("capsules", "localhost").unwrap_or_else(|_| unreachable!()),
+            ),
+            delivery_interval: Duration::from_secs(60),
+            delivery_ticker: true,
+            link_ttl: Duration::from_secs(90 * 24 * 3600),
+            delivery_max_attempts: 10,
+            delivery_lease: Duration::from_secs(300),
             data_dir,
         }
     }
@@ -168,6 +212,16 @@ impl Settings {
         s.request_timeout = f.request_timeout;
         s.upload_timeout = f.upload_timeout;
         s.trust_forwarded_for = f.trust_forwarded_for;
+        s.smtp_url = f.smtp_url;
+        s.mail_from = f
+            .mail_from
+            .parse()
+            .with_context(|| format!("--mail-from {:?} is not an address", f.mail_from))?;
+        s.delivery_interval = f.delivery_interval;
+        s.delivery_ticker = !f.no_delivery_ticker;
+        s.link_ttl = f.link_ttl;
+        s.delivery_max_attempts = f.delivery_max_attempts.max(1);
+        s.delivery_lease = f.delivery_lease;
         s.jwt_secret = match f.jwt_secret {
             Some(secret) => {
                 if secret.len() < 32 {

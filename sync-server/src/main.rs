@@ -32,8 +32,27 @@ async fn main() -> anyhow::Result<()> {
     let data_dir = settings.data_dir.display().to_string();
     let public = settings.public_url.clone();
     let state = AppState::build(settings, Arc::new(SystemClock)).await?;
-    tracing::info!(%bound, %public, %data_dir, %database, %blobs, "sync server listening");
-    sync_server::serve(state, listener, shutdown_signal()).await?;
+    let mail = state.mailer.describe();
+    tracing::info!(%bound, %public, %data_dir, %database, %blobs, %mail, "sync server listening");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let ticker = state.settings.delivery_ticker.then(|| {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(sync_server::delivery::run_ticker(
+            state.clone(),
+            state.settings.delivery_interval,
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ))
+    });
+    sync_server::serve(state, listener, async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    })
+    .await?;
+    if let Some(t) = ticker {
+        let _ = t.await;
+    }
     tracing::info!("stopped");
     Ok(())
 }

@@ -234,13 +234,16 @@ fn hash_mismatch() -> ApiError {
 /// Receives the bytes of a photo through the server (the folder store's upload target),
 /// streaming them to disk while hashing: memory stays flat whatever the size.
 pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) -> ApiResult<()> {
-    let claims = state.tokens.verify(token, TYPE_UPLOAD).map_err(|e| {
-        let msg = match e {
-            TokenError::Expired => "This upload link has expired; ask for a new one.",
-            TokenError::Invalid => "This upload link is not valid.",
-        };
-        ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidUploadToken, msg)
-    })?;
+    let claims = state
+        .tokens
+        .verify(token, TYPE_UPLOAD, state.now_ms())
+        .map_err(|e| {
+            let msg = match e {
+                TokenError::Expired => "This upload link has expired; ask for a new one.",
+                TokenError::Invalid => "This upload link is not valid.",
+            };
+            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidUploadToken, msg)
+        })?;
     let pid = photo_id.to_string();
     if claims.sid != pid {
         return Err(ApiError::new(

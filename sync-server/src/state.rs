@@ -10,6 +10,7 @@ use crate::blob::{BlobStore, FolderStore, S3Store};
 use crate::clock::Clock;
 use crate::config::{BlobTarget, Settings};
 use crate::db::Db;
+use crate::mail::{Mailer, OutboxMailer, SmtpMailer};
 
 /// Configuration, database, blob store, token keys and clock.
 #[derive(Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Verified against when the email is unknown, so both paths cost one argon2 run.
     pub dummy_hash: Arc<String>,
+    /// Where open-date emails go.
+    pub mailer: Arc<dyn Mailer>,
     /// Bounds concurrent image decodes (each may hold hundreds of MB of pixels).
     pub decode_permits: Arc<Semaphore>,
 }
@@ -50,6 +53,10 @@ impl AppState {
                 Arc::new(store)
             }
         };
+        let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
+            Some(url) => Arc::new(SmtpMailer::new(url)?),
+            None => Arc::new(OutboxMailer::open(settings.data_dir.join("outbox")).await?),
+        };
         let dummy_hash =
             tokio::task::spawn_blocking(|| password::hash("not a real password, never used"))
                 .await??;
@@ -60,6 +67,7 @@ impl AppState {
             blobs,
             clock,
             dummy_hash: Arc::new(dummy_hash),
+            mailer,
             decode_permits: Arc::new(Semaphore::new(2)),
         })
     }

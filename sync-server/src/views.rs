@@ -1,11 +1,12 @@
 //! Stored rows to wire types. The sealing rule lives here: a sealed capsule's note,
 //! recipients and photos are never put on the wire.
 
-use protocol::{Capsule, CapsuleState, Photo, PhotoState};
+use protocol::{Capsule, CapsuleState, DeliveryStatus, Photo, PhotoState, RecipientDelivery};
 use uuid::Uuid;
 
 use crate::clock::from_ms;
 use crate::db::capsules::CapsuleRow;
+use crate::db::deliveries::DeliveryRow;
 use crate::db::photos::PhotoRow;
 
 fn uuid(s: &str) -> Uuid {
@@ -39,6 +40,22 @@ pub fn capsule(row: &CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
             Some(p) if visible => Some(p.iter().map(photo).collect()),
             _ => None,
         },
+        deliveries: None,
+    }
+}
+
+/// A recipient's delivery as the owner sees it.
+pub fn delivery(row: &DeliveryRow) -> RecipientDelivery {
+    RecipientDelivery {
+        recipient: row.recipient.clone(),
+        status: match row.status.as_str() {
+            "sent" => DeliveryStatus::Sent,
+            "failed" => DeliveryStatus::Failed,
+            _ => DeliveryStatus::Queued,
+        },
+        attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
+        last_error: row.last_error.clone(),
+        sent_at: row.sent_at.map(from_ms),
     }
 }
 

@@ -32,7 +32,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| ApiError::unauthorized("Please log in."))?;
         let claims = state
             .tokens
-            .verify(token.trim(), TYPE_ACCESS)
+            .verify(token.trim(), TYPE_ACCESS, state.now_ms())
             .map_err(|e| match e {
                 TokenError::Expired => ApiError::new(
                     StatusCode::UNAUTHORIZED,

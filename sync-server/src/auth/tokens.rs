@@ -18,6 +18,9 @@ pub const TYPE_ACCESS: &str = "access";
 /// Token type claim of upload tokens.
 pub const TYPE_UPLOAD: &str = "upload";
 
+/// Tolerated clock difference between servers, in seconds.
+const LEEWAY_SECS: i64 = 5;
+
 /// Claims of every signed token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
@@ -62,9 +65,9 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        validation.leeway = 5;
+        // Times are checked in `verify` against the app's clock, not the library's.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -99,17 +102,25 @@ impl TokenKeys {
         )?)
     }
 
-    /// Validates a token and its type against the wall clock (the JWT library's own).
-    pub fn verify(&self, token: &str, typ: &str) -> Result<Claims, TokenError> {
+    /// Validates a token, its type and its times at `now` (Unix milliseconds).
+    pub fn verify(&self, token: &str, typ: &str, now: i64) -> Result<Claims, TokenError> {
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
-        if data.claims.typ != typ {
+        let c = data.claims;
+        if c.typ != typ {
             return Err(TokenError::Invalid);
         }
-        Ok(data.claims)
+        let now_s = now / 1000;
+        if c.nbf > now_s + LEEWAY_SECS {
+            return Err(TokenError::Invalid);
+        }
+        if c.exp <= now_s - LEEWAY_SECS {
+            return Err(TokenError::Expired);
+        }
+        Ok(c)
     }
 }
 
@@ -142,10 +153,10 @@ mod tests {
             .sign(TYPE_UPLOAD, "u", "p", now(), Duration::from_secs(60))
             .expect("sign");
         assert_eq!(
-            keys.verify(&t, TYPE_ACCESS).err(),
+            keys.verify(&t, TYPE_ACCESS, now()).err(),
             Some(TokenError::Invalid)
         );
-        assert!(keys.verify(&t, TYPE_UPLOAD).is_ok());
+        assert!(keys.verify(&t, TYPE_UPLOAD, now()).is_ok());
     }
 
     #[test]
@@ -161,14 +172,28 @@ mod tests {
             )
             .expect("sign");
         assert_eq!(
-            keys.verify(&old, TYPE_ACCESS).err(),
+            keys.verify(&old, TYPE_ACCESS, now()).err(),
             Some(TokenError::Expired)
+        );
+        // Not yet valid: signed for a time ahead of now.
+        let early = keys
+            .sign(
+                TYPE_ACCESS,
+                "u",
+                "s",
+                now() + 600_000,
+                Duration::from_secs(60),
+            )
+            .expect("sign");
+        assert_eq!(
+            keys.verify(&early, TYPE_ACCESS, now()).err(),
+            Some(TokenError::Invalid)
         );
         let other = TokenKeys::new(&[8u8; 32])
             .sign(TYPE_ACCESS, "u", "s", now(), Duration::from_secs(60))
             .expect("sign");
         assert_eq!(
-            keys.verify(&other, TYPE_ACCESS).err(),
+            keys.verify(&other, TYPE_ACCESS, now()).err(),
             Some(TokenError::Invalid)
         );
     }

@@ -4,6 +4,7 @@
 
 pub mod capsules;
 pub mod changes;
+pub mod deliveries;
 pub mod photos;
 pub mod sessions;
 pub mod throttle;

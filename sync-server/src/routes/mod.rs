@@ -5,6 +5,7 @@ mod accounts;
 mod capsules;
 mod health;
 mod photos;
+mod recipients;
 mod sync;
 
 use std::sync::Arc;
@@ -82,6 +83,10 @@ pub fn router(state: AppState) -> Router {
     doc.merge(upload_doc);
     let doc = Arc::new(doc);
     api.merge(uploads)
+        .merge(recipients::router().layer(middleware::from_fn_with_state(
+            s.request_timeout,
+            time_limit,
+        )))
         .route(
             "/v1/openapi.json",
             get(move || {

@@ -62,6 +62,15 @@ pub async fn fresh_postgres_database() -> (String, String) {
     (format!("{prefix}/{name}"), name)
 }
 
+/// Drops a test database when it goes out of scope.
+pub struct DropDatabase(pub String);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        drop_postgres_database(std::mem::take(&mut self.0));
+    }
+}
+
 fn drop_postgres_database(name: String) {
     let base = postgres_url();
     let _ = std::thread::spawn(move || {

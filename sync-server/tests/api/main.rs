@@ -3,7 +3,11 @@
 mod accounts;
 mod auth_guard;
 mod capsules;
+mod delivery;
 mod helpers;
+mod lambda;
 mod photos;
+mod recipients;
 mod server;
+mod smtp;
 mod sync;

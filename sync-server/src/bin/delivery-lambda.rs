@@ -1,0 +1,43 @@
+//! The delivery job as an AWS Lambda: each EventBridge scheduled event runs `deliver_due`
+//! once against the configured PostgreSQL, S3 and SMTP. Configured by the same ITC_*
+//! environment variables as the server.
+
+use std::sync::Arc;
+
+use clap::Parser;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use sync_server::clock::SystemClock;
+use sync_server::{AppState, Flags, Settings};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .init();
+    sync_server::install_crypto_provider();
+    // Lambda passes no arguments; /tmp is the only writable folder there.
+    let mut flags = Flags::parse_from(["delivery-lambda"]);
+    if flags.data_dir.is_none() {
+        flags.data_dir = Some(std::env::temp_dir().join("itc"));
+    }
+    let settings = Settings::from_flags(flags)?;
+    let state = AppState::build(settings, Arc::new(SystemClock)).await?;
+    tracing::info!(mail = %state.mailer.describe(), "delivery lambda ready");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let state = state.clone();
+        async move {
+            let scheduled_for = event.payload.get("time").cloned().unwrap_or(Value::Null);
+            let report = sync_server::delivery::deliver_due(&state, state.clock.now())
+                .await
+                .map_err(|e| Error::from(format!("{e:#}")))?;
+            Ok::<Value, Error>(json!({ "scheduled_for": scheduled_for, "report": report }))
+        }
+    }))
+    .await
+}

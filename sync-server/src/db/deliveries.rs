@@ -1,0 +1,232 @@
+//! The delivery outbox. Claims are single statements (`UPDATE … WHERE id IN (SELECT … FOR
+//! UPDATE SKIP LOCKED)` on PostgreSQL; SQLite runs a write statement under its one write
+//! lock), and every claim carries a lease, so any number of workers never take the same
+//! row at once and a crashed worker's rows come back when its lease runs out.
+
+use sqlx::{Any, AnyConnection, FromRow};
+
+use super::{Db, DbKind, DbResult, q};
+
+/// A capsule that has just been opened by this worker.
+#[derive(Debug, Clone, FromRow)]
+pub struct OpenedCapsule {
+    pub id: String,
+    pub user_id: String,
+    pub recipients: String,
+}
+
+/// A delivery claimed for sending.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClaimedDelivery {
+    pub id: String,
+    pub capsule_id: String,
+    pub recipient: String,
+    pub link_token: Option<String>,
+    pub attempts: i64,
+}
+
+/// A delivery as its capsule's owner sees it.
+#[derive(Debug, Clone, FromRow)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub capsule_id: String,
+    pub recipient: String,
+    pub status: String,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub sent_at: Option<i64>,
+    pub link_expires_at: i64,
+    pub link_revoked_at: Option<i64>,
+}
+
+/// A new row of the outbox.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    pub id: String,
+    pub recipient: String,
+    pub link_hash: String,
+    pub link_token: String,
+    pub link_expires_at: i64,
+}
+
+fn skip_locked(kind: DbKind) -> &'static str {
+    match kind {
+        DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
+        DbKind::Sqlite => "",
+    }
+}
+
+impl Db {
+    /// Moves up to `limit` sealed capsules whose open date has passed to `opened`, inside
+    /// the caller's transaction, and returns them.
+    pub async fn open_due_capsules(
+        &self,
+        conn: &mut AnyConnection,
+        now: i64,
+        limit: i64,
+    ) -> DbResult<Vec<OpenedCapsule>> {
+        sqlx::query_as::<Any, OpenedCapsule>(&format!(
+            "UPDATE capsules SET state = 'opened', opened_at = $1, version = version + 1, \
+             updated_at = $1 \
+             WHERE id IN (SELECT id FROM capsules WHERE state = 'sealed' AND open_at <= $1 \
+                          ORDER BY open_at LIMIT $2{}) \
+             RETURNING id, user_id, recipients",
+            skip_locked(self.kind)
+        ))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(conn)
+        .await
+        .map_err(q)
+    }
+
+    /// Leases up to `limit` deliveries that are due, counting the attempt.
+    pub async fn claim_deliveries(
+        &self,
+        worker: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> DbResult<Vec<ClaimedDelivery>> {
+        sqlx::query_as::<Any, ClaimedDelivery>(&format!(
+            "UPDATE deliveries SET lease_owner = $2, lease_until = $3, attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM deliveries WHERE status = 'queued' \
+                          AND next_attempt_at <= $1 \
+                          AND (lease_until IS NULL OR lease_until < $1) \
+                          ORDER BY next_attempt_at LIMIT $4{}) \
+             RETURNING id, capsule_id, recipient, link_token, attempts",
+            skip_locked(self.kind)
+        ))
+        .bind(now)
+        .bind(worker)
+        .bind(lease_until)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// Records a sent email; the raw link token is dropped now that it is in the mail.
+    pub async fn delivery_sent(&self, id: &str, worker: &str, now: i64) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'sent', sent_at = $3, link_token = NULL, \
+             lease_until = NULL, lease_owner = NULL, last_error = NULL \
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(worker)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(q)?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: back to the queue at `retry_at`, or failed for good.
+    pub async fn delivery_failed(
+        &self,
+        id: &str,
+        worker: &str,
+        error: &str,
+        retry_at: Option<i64>,
+    ) -> DbResult<()> {
+        let query = match retry_at {
+            Some(at) => sqlx::query(
+                "UPDATE deliveries SET next_attempt_at = $4, last_error = $3, \
+                 lease_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(worker)
+            .bind(error)
+            .bind(at),
+            None => sqlx::query(
+                "UPDATE deliveries SET status = 'failed', last_error = $3, link_token = NULL, \
+                 lease_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(worker)
+            .bind(error),
+        };
+        query.execute(&self.pool).await.map_err(q)?;
+        Ok(())
+    }
+
+    /// The deliveries of a capsule, in recipient order.
+    pub async fn deliveries_of(&self, capsule_id: &str) -> DbResult<Vec<DeliveryRow>> {
+        sqlx::query_as::<Any, DeliveryRow>(
+            "SELECT id, capsule_id, recipient, status, attempts, last_error, sent_at, \
+             link_expires_at, link_revoked_at FROM deliveries WHERE capsule_id = $1 \
+             ORDER BY created_at, recipient",
+        )
+        .bind(capsule_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// The delivery a recipient link points at.
+    pub async fn delivery_by_link(&self, link_hash: &str) -> DbResult<Option<DeliveryRow>> {
+        sqlx::query_as::<Any, DeliveryRow>(
+            "SELECT id, capsule_id, recipient, status, attempts, last_error, sent_at, \
+             link_expires_at, link_revoked_at FROM deliveries WHERE link_hash = $1",
+        )
+        .bind(link_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(q)
+    }
+
+    /// Counts deliveries by status (for tests, probes and the benchmark).
+    pub async fn delivery_counts(&self) -> DbResult<Vec<(String, i64)>> {
+        sqlx::query_as::<Any, (String, i64)>(
+            "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q)
+    }
+}
+
+/// Queues one delivery (a second one for the same capsule and address is ignored).
+pub async fn queue(
+    conn: &mut AnyConnection,
+    capsule_id: &str,
+    d: &NewDelivery,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "INSERT INTO deliveries (id, capsule_id, recipient, link_hash, link_token, \
+         link_expires_at, status, attempts, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) \
+         ON CONFLICT (capsule_id, recipient) DO NOTHING",
+    )
+    .bind(&d.id)
+    .bind(capsule_id)
+    .bind(&d.recipient)
+    .bind(&d.link_hash)
+    .bind(&d.link_token)
+    .bind(d.link_expires_at)
+    .bind(now)
+    .execute(conn)
+    .await
+    .map_err(q)?;
+    Ok(())
+}
+
+/// The ids of a capsule's photos (their feed entries are re-recorded when it opens).
+pub async fn photo_ids(conn: &mut AnyConnection, capsule_id: &str) -> DbResult<Vec<String>> {
+    sqlx::query_scalar("SELECT id FROM photos WHERE capsule_id = $1 ORDER BY created_at, id")
+        .bind(capsule_id)
+        .fetch_all(conn)
+        .await
+        .map_err(q)
+}
+
+/// An owner's email address.
+pub async fn owner_email(conn: &mut AnyConnection, user_id: &str) -> DbResult<Option<String>> {
+    sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
+        .bind(user_id)
+        .fetch_optional(conn)
+        .await
+        .map_err(q)
+}

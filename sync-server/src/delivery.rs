@@ -1,0 +1,324 @@
+//! The open-date job. `deliver_due(now)` opens every sealed capsule whose date has passed,
+//! queues one delivery per recipient (the owner always among them) in the same transaction,
+//! then sends what is due. The server's ticker and the AWS Lambda both call it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
+use rand::{Rng, RngCore};
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+use uuid::Uuid;
+
+use crate::auth::tokens::hash_refresh_token as hash_token;
+use crate::blob::keys;
+use crate::clock::{from_ms, to_ms};
+use crate::db::capsules::CapsuleRow;
+use crate::db::changes::{self, KIND_CAPSULE, KIND_PHOTO};
+use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery};
+use crate::db::users::reserve_seq;
+use crate::db::{DbResult, q};
+use crate::mail::compose::{self, CapsuleEmail, MAX_INLINE_PHOTOS};
+use crate::state::AppState;
+
+/// Capsules opened per transaction.
+const OPEN_BATCH: i64 = 100;
+/// Deliveries leased per claim.
+const SEND_BATCH: i64 = 64;
+/// Emails in flight at once per worker.
+const SEND_CONCURRENCY: usize = 8;
+
+/// What one run did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    pub opened: u64,
+    pub sent: u64,
+    pub retrying: u64,
+    pub failed: u64,
+}
+
+/// A fresh recipient link token (256 random bits).
+fn new_link_token() -> String {
+    let mut raw = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut raw);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+/// The stored form of a recipient link token.
+pub fn link_hash(token: &str) -> String {
+    hash_token(token)
+}
+
+/// Opens what is due and sends what is due, until nothing due is left for this call.
+pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DeliveryReport> {
+    let opened = open_due(state, now).await?;
+    let mut report = send_due(state, now).await?;
+    report.opened = opened;
+    if report != DeliveryReport::default() {
+        tracing::info!(?report, "delivery run");
+    }
+    Ok(report)
+}
+
+/// Opens every sealed capsule whose date has passed and queues its deliveries.
+pub async fn open_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<u64> {
+    let mut opened = 0;
+    loop {
+        let n = open_batch(state, now).await?;
+        opened += n;
+        if n < OPEN_BATCH as u64 {
+            return Ok(opened);
+        }
+    }
+}
+
+/// Sends every delivery that is due and not leased by another worker.
+pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DeliveryReport> {
+    let mut report = DeliveryReport::default();
+    let worker = Uuid::new_v4().to_string();
+    loop {
+        let claimed = state
+            .db
+            .claim_deliveries(
+                &worker,
+                to_ms(now),
+                to_ms(now) + ms(state.settings.delivery_lease),
+                SEND_BATCH,
+            )
+            .await?;
+        if claimed.is_empty() {
+            return Ok(report);
+        }
+        let batch = send_batch(state, &worker, now, claimed).await?;
+        report.sent += batch.sent;
+        report.retrying += batch.retrying;
+        report.failed += batch.failed;
+    }
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
+}
+
+/// One transaction: open up to a batch of due capsules, queue their deliveries, and put
+/// the capsules and their photos back on their owners' change feeds.
+async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
+    let now_ms = to_ms(now);
+    let expires = now_ms + ms(state.settings.link_ttl);
+    let mut tx = state.db.begin().await?;
+    let mut opened = state
+        .db
+        .open_due_capsules(&mut tx, now_ms, OPEN_BATCH)
+        .await?;
+    // Owners in one order, so two workers never wait on each other's rows in a cycle.
+    opened.sort_by(|a, b| a.user_id.cmp(&b.user_id).then(a.id.cmp(&b.id)));
+    for c in &opened {
+        let owner = deliveries::owner_email(&mut tx, &c.user_id).await?;
+        let listed: Vec<String> = serde_json::from_str(&c.recipients).unwrap_or_default();
+        let mut recipients: Vec<String> = owner.into_iter().collect();
+        for r in listed {
+            if !recipients.contains(&r) {
+                recipients.push(r);
+            }
+        }
+        for recipient in recipients {
+            let token = new_link_token();
+            let d = NewDelivery {
+                id: Uuid::now_v7().to_string(),
+                recipient,
+                link_hash: link_hash(&token),
+                link_token: token,
+                link_expires_at: expires,
+            };
+            deliveries::queue(&mut tx, &c.id, &d, now_ms).await?;
+        }
+        let photos = deliveries::photo_ids(&mut tx, &c.id).await?;
+        let n = i64::try_from(photos.len()).unwrap_or(0) + 1;
+        let first = reserve_seq(&mut tx, &c.user_id, n).await?;
+        for (i, p) in photos.iter().enumerate() {
+            let seq = first + i64::try_from(i).unwrap_or(0);
+            changes::record(&mut tx, &c.user_id, KIND_PHOTO, p, &c.id, seq, false).await?;
+        }
+        changes::record(
+            &mut tx,
+            &c.user_id,
+            KIND_CAPSULE,
+            &c.id,
+            &c.id,
+            first + n - 1,
+            false,
+        )
+        .await?;
+    }
+    tx.commit().await.map_err(q)?;
+    for c in &opened {
+        tracing::info!(capsule_id = %c.id, "capsule opened");
+    }
+    Ok(opened.len() as u64)
+}
+
+/// What an email needs from its capsule, loaded once per batch.
+struct CapsuleForMail {
+    row: CapsuleRow,
+    owner_email: String,
+    thumbnails: Vec<Vec<u8>>,
+}
+
+async fn load_capsule(state: &AppState, id: &str) -> anyhow::Result<Option<CapsuleForMail>> {
+    let Some(row) = state.db.capsule(id).await? else {
+        return Ok(None);
+    };
+    let owner_email = state
+        .db
+        .user_by_id(&row.user_id)
+        .await?
+        .map(|u| u.email)
+        .unwrap_or_default();
+    let mut thumbnails = Vec::new();
+    for p in state.db.photos_of(id).await?.iter().take(MAX_INLINE_PHOTOS) {
+        if let Some(mut obj) = state
+            .blobs
+            .get(&keys::thumbnail(&p.user_id, &p.sha256))
+            .await?
+        {
+            let mut bytes = Vec::with_capacity(usize::try_from(obj.len).unwrap_or(0));
+            obj.reader.read_to_end(&mut bytes).await?;
+            thumbnails.push(bytes);
+        }
+    }
+    Ok(Some(CapsuleForMail {
+        row,
+        owner_email,
+        thumbnails,
+    }))
+}
+
+/// The wait before attempt `attempts + 1`: 1, 2, 4 … minutes, capped at an hour, ±20 %.
+pub fn backoff(attempts: i64) -> Duration {
+    let exp = u32::try_from(attempts.clamp(1, 7) - 1).unwrap_or(0);
+    let base = Duration::from_secs(60 * 2u64.pow(exp)).min(Duration::from_secs(3600));
+    let jitter = rand::thread_rng().gen_range(0.8..1.2);
+    base.mul_f64(jitter)
+}
+
+async fn send_batch(
+    state: &AppState,
+    worker: &str,
+    now: DateTime<Utc>,
+    claimed: Vec<ClaimedDelivery>,
+) -> anyhow::Result<DeliveryReport> {
+    let mut capsules: HashMap<String, Option<Arc<CapsuleForMail>>> = HashMap::new();
+    for d in &claimed {
+        if !capsules.contains_key(&d.capsule_id) {
+            let c = load_capsule(state, &d.capsule_id).await?.map(Arc::new);
+            capsules.insert(d.capsule_id.clone(), c);
+        }
+    }
+    let results = futures_util::stream::iter(claimed.into_iter().map(|d| {
+        let capsule = capsules.get(&d.capsule_id).cloned().flatten();
+        async move {
+            let outcome = match capsule {
+                Some(c) => send_one(state, &d, &c).await,
+                None => Err("the capsule no longer exists".to_owned()),
+            };
+            (d, outcome)
+        }
+    }))
+    .buffer_unordered(SEND_CONCURRENCY)
+    .collect::<Vec<_>>()
+    .await;
+    let mut report = DeliveryReport::default();
+    for (d, outcome) in results {
+        match outcome {
+            Ok(()) => {
+                state
+                    .db
+                    .delivery_sent(&d.id, worker, to_ms(state.clock.now()))
+                    .await?;
+                report.sent += 1;
+            }
+            Err(reason) => {
+                let give_up = d.attempts >= i64::from(state.settings.delivery_max_attempts);
+                let retry_at = (!give_up).then(|| to_ms(now) + ms(backoff(d.attempts)));
+                tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
+                state
+                    .db
+                    .delivery_failed(&d.id, worker, &reason, retry_at)
+                    .await?;
+                if give_up {
+                    report.failed += 1;
+                } else {
+                    report.retrying += 1;
+                }
+            }
+        }
+    }
+    Ok(report)
+}
+
+async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> Result<(), String> {
+    let token = d
+        .link_token
+        .as_deref()
+        .ok_or_else(|| "the link of this delivery was already sent".to_owned())?;
+    let link = format!("{}/c/{token}", state.settings.public_url);
+    let email = CapsuleEmail {
+        delivery_id: &d.id,
+        from: &state.settings.mail_from,
+        to: &d.recipient,
+        to_owner: d.recipient == c.owner_email,
+        owner_email: &c.owner_email,
+        title: &c.row.title,
+        note: &c.row.note,
+        sealed_at: c.row.sealed_at.map(from_ms),
+        opened_at: c.row.opened_at.map_or_else(Utc::now, from_ms),
+        photo_count: usize::try_from(c.row.photo_count).unwrap_or(0),
+        thumbnails: c.thumbnails.clone(),
+        link: &link,
+        link_expires_at: from_ms(c.row.opened_at.unwrap_or_default() + ms(state.settings.link_ttl)),
+    };
+    let message = compose::build(&email).map_err(|e| e.to_string())?;
+    state
+        .mailer
+        .send(message, &d.id)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Calls `deliver_due` every `interval` until `stop` resolves.
+pub async fn run_ticker(
+    state: AppState,
+    interval: Duration,
+    stop: impl std::future::Future<Output = ()> + Send,
+) {
+    let mut ticks = tokio::time::interval(interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticks.tick() => {
+                if let Err(e) = deliver_due(&state, state.clock.now()).await {
+                    tracing::error!(error = format!("{e:#}"), "delivery run failed; retrying next tick");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_and_stops_at_an_hour() {
+        for (attempts, lo, hi) in [(1, 48, 72), (2, 96, 144), (3, 192, 288), (10, 2880, 4320)] {
+            let s = backoff(attempts).as_secs();
+            assert!((lo..=hi).contains(&s), "attempt {attempts}: {s}s");
+        }
+    }
+}

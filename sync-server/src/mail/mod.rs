@@ -1,0 +1,104 @@
+//! Sending the open-date emails: SMTP through lettre, or an outbox folder of .eml files
+//! when no SMTP server is configured (the embedded default), so nothing is ever lost.
+
+pub mod compose;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use lettre::transport::smtp::PoolConfig;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+
+/// Why a message was not handed over.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error("SMTP: {0}")]
+    Smtp(String),
+    #[error("outbox: {0}")]
+    Outbox(#[from] std::io::Error),
+    #[error("message: {0}")]
+    Build(String),
+}
+
+/// Something that takes a finished message.
+#[async_trait]
+pub trait Mailer: Send + Sync + 'static {
+    /// Hands one message over; Ok means the server (or the outbox folder) has it.
+    async fn send(&self, message: Message, name: &str) -> Result<(), MailError>;
+    /// What this mailer is, for logs.
+    fn describe(&self) -> String;
+}
+
+/// SMTP (smtp://, smtp://…?tls=required for STARTTLS, smtps:// for implicit TLS), with the
+/// credentials in the URL; works with Amazon SES's SMTP interface.
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    host: String,
+}
+
+impl SmtpMailer {
+    /// Parses the URL; connects lazily.
+    pub fn new(url: &str) -> Result<Self, MailError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| MailError::Smtp(e.to_string()))?
+            .timeout(Some(Duration::from_secs(30)))
+            .pool_config(PoolConfig::new().max_size(8))
+            .build();
+        let host = url
+            .split_once("://")
+            .map(|(_, rest)| rest.rsplit('@').next().unwrap_or(rest))
+            .unwrap_or(url)
+            .split(['/', '?'])
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        Ok(Self { transport, host })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, message: Message, _name: &str) -> Result<(), MailError> {
+        self.transport
+            .send(message)
+            .await
+            .map(|_| ())
+            .map_err(|e| MailError::Smtp(e.to_string()))
+    }
+
+    fn describe(&self) -> String {
+        format!("SMTP at {}", self.host)
+    }
+}
+
+/// Writes each message as `<name>.eml` into a folder, atomically.
+pub struct OutboxMailer {
+    dir: PathBuf,
+}
+
+impl OutboxMailer {
+    /// Creates the folder.
+    pub async fn open(dir: PathBuf) -> Result<Self, MailError> {
+        tokio::fs::create_dir_all(&dir).await?;
+        Ok(Self { dir })
+    }
+}
+
+#[async_trait]
+impl Mailer for OutboxMailer {
+    async fn send(&self, message: Message, name: &str) -> Result<(), MailError> {
+        let safe: String = name
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+            .collect();
+        let tmp = self.dir.join(format!(".{safe}.tmp"));
+        tokio::fs::write(&tmp, message.formatted()).await?;
+        tokio::fs::rename(&tmp, self.dir.join(format!("{safe}.eml"))).await?;
+        Ok(())
+    }
+
+    fn describe(&self) -> String {
+        format!("outbox folder {}", self.dir.display())
+    }
+}

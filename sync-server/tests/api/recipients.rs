@@ -1,0 +1,163 @@
+use std::io::Read;
+use std::time::Duration;
+
+use serde_json::json;
+use sync_server::delivery::deliver_due;
+use uuid::Uuid;
+
+use crate::both_backends;
+use crate::helpers::{Backend, TestApp, User, jpeg, spawn_app_with};
+use crate::smtp::{SmtpServer, link_in};
+
+both_backends!(a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original);
+
+async fn open_capsule(
+    app: &TestApp,
+    smtp: &SmtpServer,
+    user: &User,
+    title: &str,
+    photos: &[Vec<u8>],
+) -> (Uuid, String) {
+    let id = Uuid::now_v7();
+    let open_at = (app.clock_now_utc() + chrono::Duration::seconds(61)).to_rfc3339();
+    app.put_capsule(
+        user,
+        id,
+        &json!({"title": title, "note": "n", "open_at": open_at,
+        "time_zone": "UTC", "recipients": ["guest@example.com"]}),
+    )
+    .await;
+    for p in photos {
+        app.add_photo(user, id, p).await;
+    }
+    assert_eq!(app.seal(user, id).await.status(), 200);
+    let before = smtp.count();
+    app.clock.advance(chrono::Duration::minutes(2));
+    deliver_due(&app.state, app.clock_now_utc())
+        .await
+        .expect("deliver");
+    let mails = smtp.wait_for(before + 2, Duration::from_secs(10)).await;
+    let mail = mails
+        .iter()
+        .find(|m| m.to == "guest@example.com" && m.text.contains(title))
+        .expect("the guest's email");
+    (id, link_in(mail))
+}
+
+async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: Backend) {
+    let smtp = SmtpServer::start();
+    let url = smtp.url();
+    let app = spawn_app_with(b, move |s| {
+        s.smtp_url = Some(url);
+        s.delivery_ticker = false;
+    })
+    .await;
+    let user = app.new_user().await;
+    let photos = vec![jpeg(640, 480, 1), jpeg(320, 240, 2), jpeg(100, 100, 3)];
+    let (id, link) = open_capsule(&app, &smtp, &user, "Gallery <one>", &photos).await;
+    let (other_id, _) = open_capsule(&app, &smtp, &user, "Another", &[jpeg(50, 50, 9)]).await;
+
+    let page = app.client.get(&link).send().await.expect("page");
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    let csp = headers["content-security-policy"].to_str().expect("csp");
+    assert!(csp.contains("default-src 'none'") && !csp.contains("script-src"));
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let html = page.text().await.expect("html");
+    assert!(html.contains("Gallery &lt;one&gt;") && !html.contains("<one>"));
+    assert!(!html.contains("<script"));
+
+    // Each photo: thumbnail, full size, download.
+    let (_, got) = app.get_json(&user, &format!("/v1/capsules/{id}")).await;
+    let ids: Vec<String> = got["capsule"]["photos"]
+        .as_array()
+        .expect("photos")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    for (pid, bytes) in ids.iter().zip(&photos) {
+        assert!(html.contains(&format!("/photos/{pid}/thumbnail")));
+        let thumb = app
+            .client
+            .get(format!("{link}/photos/{pid}/thumbnail"))
+            .send()
+            .await
+            .expect("thumb");
+        assert_eq!(thumb.status(), 200);
+        image::load_from_memory(&thumb.bytes().await.expect("bytes")).expect("a thumbnail");
+        for view in ["", "/download"] {
+            let res = app
+                .client
+                .get(format!("{link}/photos/{pid}{view}"))
+                .send()
+                .await
+                .expect("photo");
+            assert_eq!(res.status(), 200, "{view}");
+            assert_eq!(&res.bytes().await.expect("bytes")[..], &bytes[..]);
+        }
+    }
+    // Another capsule's photo under this link is not there.
+    let (_, other) = app
+        .get_json(&user, &format!("/v1/capsules/{other_id}"))
+        .await;
+    let foreign = other["capsule"]["photos"][0]["id"].as_str().expect("id");
+    for view in ["", "/download", "/thumbnail"] {
+        let res = app
+            .client
+            .get(format!("{link}/photos/{foreign}{view}"))
+            .send()
+            .await
+            .expect("photo");
+        assert_eq!(res.status(), 404, "{view}");
+    }
+    // The zip holds every original byte for byte.
+    let zip = app
+        .client
+        .get(format!("{link}/download.zip"))
+        .send()
+        .await
+        .expect("zip");
+    assert_eq!(zip.status(), 200);
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let bytes = zip.bytes().await.expect("bytes");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+    assert_eq!(archive.len(), 3);
+    let mut found = Vec::new();
+    for i in 0..archive.len() {
+        let mut f = archive.by_index(i).expect("entry");
+        let mut content = Vec::new();
+        f.read_to_end(&mut content).expect("read");
+        found.push((
+            f.name().map(|n| n.to_string()).expect("entry name"),
+            content,
+        ));
+    }
+    let names: Vec<&str> = found.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["IMG_0001.jpg", "IMG_0001 (2).jpg", "IMG_0001 (3).jpg"]
+    );
+    for ((_, content), original) in found.iter().zip(&photos) {
+        assert_eq!(content, original);
+    }
+    // Unknown and malformed tokens: the plain 404 page.
+    for bad in [
+        "/c/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        "/c/x",
+        "/c/../../etc/passwd",
+    ] {
+        let res = app.client.get(app.url(bad)).send().await.expect("page");
+        assert_eq!(res.status(), 404, "{bad}");
+    }
+    // After the link's lifetime, it is gone too.
+    app.clock.advance(chrono::Duration::days(91));
+    let res = app.client.get(&link).send().await.expect("page");
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text()
+            .await
+            .expect("html")
+            .contains("does not open anything")
+    );
+}

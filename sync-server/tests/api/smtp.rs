@@ -1,0 +1,171 @@
+//! A real SMTP server for the tests (aiosmtpd from PyPI, writing a Maildir), and the parsed
+//! messages it received.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{free_port, wait_for_port};
+
+/// One SMTP server process; killed when dropped.
+pub struct SmtpServer {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+/// A received message, decoded.
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub text: String,
+    pub html: String,
+    pub inline_images: Vec<Vec<u8>>,
+    pub raw_headers: String,
+}
+
+impl SmtpServer {
+    /// Starts a server on a free port.
+    pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts a server on the given port (to bring one back after a stop).
+    pub fn start_on(port: u16) -> Self {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut s = Self {
+            port,
+            dir,
+            child: None,
+        };
+        s.restart();
+        s
+    }
+
+    /// Starts the process again (same port, same mailbox).
+    pub fn restart(&mut self) {
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                &format!("127.0.0.1:{}", self.port),
+            ])
+            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .arg(self.maildir())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("python3 -m aiosmtpd (pip install aiosmtpd; scripts/test.sh does)");
+        self.child = Some(child);
+        wait_for_port(self.port);
+    }
+
+    /// Stops the process (the SMTP server goes down).
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.dir.path().join("maildir")
+    }
+
+    /// How many messages arrived.
+    pub fn count(&self) -> usize {
+        std::fs::read_dir(self.maildir().join("new"))
+            .map(|d| d.count())
+            .unwrap_or(0)
+    }
+
+    /// Every message that arrived, parsed.
+    pub fn messages(&self) -> Vec<Mail> {
+        let Ok(dir) = std::fs::read_dir(self.maildir().join("new")) else {
+            return Vec::new();
+        };
+        dir.filter_map(Result::ok)
+            .map(|e| parse(&std::fs::read(e.path()).expect("read mail")))
+            .collect()
+    }
+
+    /// Waits until at least `n` messages arrived (or panics after `timeout`).
+    pub async fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Mail> {
+        let deadline = Instant::now() + timeout;
+        while self.count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "only {} of {n} emails arrived",
+                self.count()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.messages()
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn parse(raw: &[u8]) -> Mail {
+    let m = mailparse::parse_mail(raw).expect("a parsable email");
+    let header = |name: &str| {
+        m.headers
+            .iter()
+            .find(|h| h.get_key().eq_ignore_ascii_case(name))
+            .map(|h| h.get_value())
+            .unwrap_or_default()
+    };
+    let mut mail = Mail {
+        to: header("To"),
+        subject: header("Subject"),
+        message_id: header("Message-ID"),
+        text: String::new(),
+        html: String::new(),
+        inline_images: Vec::new(),
+        raw_headers: String::new(),
+    };
+    let end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .or_else(|| raw.windows(2).position(|w| w == b"\n\n"))
+        .unwrap_or(raw.len());
+    mail.raw_headers = String::from_utf8_lossy(&raw[..end]).into_owned();
+    walk(&m, &mut mail);
+    mail
+}
+
+fn walk(part: &mailparse::ParsedMail<'_>, mail: &mut Mail) {
+    let ct = part.ctype.mimetype.to_ascii_lowercase();
+    if ct == "text/plain" {
+        mail.text.push_str(&part.get_body().unwrap_or_default());
+    } else if ct == "text/html" {
+        mail.html.push_str(&part.get_body().unwrap_or_default());
+    } else if ct.starts_with("image/") {
+        mail.inline_images
+            .push(part.get_body_raw().unwrap_or_default());
+    }
+    for sub in &part.subparts {
+        walk(sub, mail);
+    }
+}
+
+/// The recipient link in a message's text.
+pub fn link_in(mail: &Mail) -> String {
+    mail.text
+        .split_whitespace()
+        .find(|w| w.contains("/c/"))
+        .expect("a link in the email")
+        .to_owned()
+}
