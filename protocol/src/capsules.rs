@@ -113,3 +113,11 @@ pub struct RecipientDelivery {
 pub struct CapsuleResponse {
     pub capsule: Capsule,
 }
+
+/// Body of `POST /v1/capsules/{id}/links/revoke`: withdraw one recipient's link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RevokeLinkRequest {
+    pub recipient: String,
+}

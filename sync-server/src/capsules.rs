@@ -266,3 +266,23 @@ pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()
     }
     Ok(())
 }
+
+/// Withdraws the link one recipient of an opened capsule got; it answers 404 from then on.
+pub async fn revoke_link(
+    state: &AppState,
+    auth: &AuthUser,
+    id: Uuid,
+    recipient: &str,
+) -> ApiResult<()> {
+    let row = owned(state.db.capsule(&id.to_string()).await?, auth)?;
+    let recipient = recipient.trim().to_lowercase();
+    if !state
+        .db
+        .revoke_link(&row.id, &recipient, state.now_ms())
+        .await?
+    {
+        return Err(ApiError::not_found("recipient link"));
+    }
+    tracing::info!(capsule_id = %row.id, "recipient link revoked");
+    Ok(())
+}

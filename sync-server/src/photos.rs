@@ -142,7 +142,10 @@ pub async fn declare(
             row.created_at = existing.created_at;
             photos::redeclare(&mut tx, &row).await?;
         }
-        None => photos::insert(&mut tx, &row).await?,
+        None => {
+            photos::insert(&mut tx, &row).await?;
+            capsules::count_photos(&mut tx, &cid, 1).await?;
+        }
     }
     changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, false).await?;
     changes::record(
@@ -473,6 +476,7 @@ pub async fn remove(
         return Err(ApiError::sealed());
     }
     photos::delete(&mut tx, &pid).await?;
+    capsules::count_photos(&mut tx, &cid, -1).await?;
     changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, true).await?;
     changes::record(
         &mut tx,

@@ -1,13 +1,12 @@
 //! The change feed: what changed for a user since a cursor, a page at a time.
 
-use protocol::{
-    Capsule, CapsuleState, Change, PhotoState, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncResponse,
-};
+use std::collections::HashMap;
+
+use protocol::{Capsule, CapsuleState, Change, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncResponse};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::clock::from_ms;
-use crate::db::changes::{ChangeRow, KIND_CAPSULE};
+use crate::db::changes::{ChangeRow, FeedPhotoRow, KIND_CAPSULE};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views::contents_visible;
@@ -39,7 +38,19 @@ pub async fn pull(
     let cursor = rows
         .last()
         .map_or(since, |r| u64::try_from(r.seq).unwrap_or(since));
-    let changes = rows.iter().filter_map(change).collect();
+    let photo_ids: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.kind != KIND_CAPSULE && r.deleted == 0)
+        .map(|r| r.entity_id.as_str())
+        .collect();
+    let photos: HashMap<String, FeedPhotoRow> = state
+        .db
+        .feed_photos(&auth.user_id, &photo_ids)
+        .await?
+        .into_iter()
+        .map(|p| (p.photo.id.clone(), p))
+        .collect();
+    let changes = rows.iter().filter_map(|r| change(r, &photos)).collect();
     Ok(SyncResponse {
         changes,
         cursor,
@@ -47,7 +58,7 @@ pub async fn pull(
     })
 }
 
-fn change(r: &ChangeRow) -> Option<Change> {
+fn change(r: &ChangeRow, photos: &HashMap<String, FeedPhotoRow>) -> Option<Change> {
     let seq = u64::try_from(r.seq).ok()?;
     if r.kind == KIND_CAPSULE {
         return Some(match capsule(r) {
@@ -58,41 +69,22 @@ fn change(r: &ChangeRow) -> Option<Change> {
             },
         });
     }
-    let deleted = || Change::PhotoDeleted {
+    let deleted = Change::PhotoDeleted {
         seq,
         id: uuid(&r.entity_id),
         capsule_id: uuid(&r.capsule_id),
     };
-    if r.deleted != 0 {
-        return Some(deleted());
-    }
-    let Some(sha256) = r.p_sha256.clone() else {
-        return Some(deleted());
+    let Some(p) = photos.get(&r.entity_id).filter(|_| r.deleted == 0) else {
+        return Some(deleted);
     };
     // A sealed capsule's photos stay off the wire; they reappear when it opens.
-    let capsule_state = r.p_capsule_state.as_deref().and_then(CapsuleState::parse)?;
-    if !contents_visible(capsule_state) {
+    let state = CapsuleState::parse(&p.capsule_state)?;
+    if !contents_visible(state) {
         return None;
     }
     Some(Change::Photo {
         seq,
-        photo: protocol::Photo {
-            id: uuid(&r.entity_id),
-            capsule_id: uuid(&r.capsule_id),
-            sha256,
-            size: u64::try_from(r.p_size.unwrap_or(0)).unwrap_or(0),
-            content_type: r.p_content_type.clone().unwrap_or_default(),
-            file_name: r.p_file_name.clone(),
-            taken_at: r.p_taken_at.map(from_ms),
-            state: r
-                .p_state
-                .as_deref()
-                .and_then(PhotoState::parse)
-                .unwrap_or(PhotoState::Pending),
-            width: r.p_width.and_then(|w| u32::try_from(w).ok()),
-            height: r.p_height.and_then(|h| u32::try_from(h).ok()),
-            created_at: from_ms(r.p_created_at.unwrap_or(0)),
-        },
+        photo: crate::views::photo(&p.photo),
     })
 }
 

@@ -36,7 +36,7 @@ pub struct CapsuleFields {
 
 pub(crate) const CAPSULE_COLUMNS: &str = "c.id, c.user_id, c.title, c.note, c.open_at, \
     c.time_zone, c.recipients, c.state, c.version, c.created_at, c.updated_at, c.sealed_at, \
-    c.opened_at, (SELECT COUNT(*) FROM photos p WHERE p.capsule_id = c.id) AS photo_count";
+    c.opened_at, c.photo_count";
 
 impl Db {
     /// One capsule, whoever owns it (callers check ownership).
@@ -128,6 +128,17 @@ pub async fn seal(conn: &mut AnyConnection, id: &str, now: i64) -> DbResult<bool
 pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
     sqlx::query("DELETE FROM capsules WHERE id = $1")
         .bind(id)
+        .execute(conn)
+        .await
+        .map_err(q)?;
+    Ok(())
+}
+
+/// Moves a capsule's photo count by `delta` (a photo added or removed).
+pub async fn count_photos(conn: &mut AnyConnection, id: &str, delta: i64) -> DbResult<()> {
+    sqlx::query("UPDATE capsules SET photo_count = photo_count + $2 WHERE id = $1")
+        .bind(id)
+        .bind(delta)
         .execute(conn)
         .await
         .map_err(q)?;

@@ -2,6 +2,7 @@
 
 use sqlx::{Any, AnyConnection, FromRow};
 
+use super::photos::{PHOTO_COLUMNS, PhotoRow};
 use super::{Db, DbResult, q};
 
 /// Kinds of entity in the feed.
@@ -9,7 +10,7 @@ pub const KIND_CAPSULE: &str = "capsule";
 /// Kinds of entity in the feed.
 pub const KIND_PHOTO: &str = "photo";
 
-/// One feed entry with the current state of its entity (absent when deleted).
+/// One feed entry, with its capsule's current state when it is a capsule entry.
 #[derive(Debug, Clone, FromRow)]
 pub struct ChangeRow {
     pub seq: i64,
@@ -17,7 +18,6 @@ pub struct ChangeRow {
     pub entity_id: String,
     pub capsule_id: String,
     pub deleted: i64,
-    // Capsule columns (kind = capsule).
     pub c_id: Option<String>,
     pub c_title: Option<String>,
     pub c_note: Option<String>,
@@ -31,21 +31,19 @@ pub struct ChangeRow {
     pub c_sealed_at: Option<i64>,
     pub c_opened_at: Option<i64>,
     pub c_photo_count: Option<i64>,
-    // Photo columns (kind = photo), with the state of the photo's capsule.
-    pub p_sha256: Option<String>,
-    pub p_size: Option<i64>,
-    pub p_content_type: Option<String>,
-    pub p_file_name: Option<String>,
-    pub p_taken_at: Option<i64>,
-    pub p_state: Option<String>,
-    pub p_width: Option<i64>,
-    pub p_height: Option<i64>,
-    pub p_created_at: Option<i64>,
-    pub p_capsule_state: Option<String>,
+}
+
+/// A photo with the state of its capsule (which decides whether it may be shown).
+#[derive(Debug, Clone, FromRow)]
+pub struct FeedPhotoRow {
+    #[sqlx(flatten)]
+    pub photo: PhotoRow,
+    pub capsule_state: String,
 }
 
 impl Db {
-    /// Up to `limit` changes of a user after `since`, in order, with entity state joined in.
+    /// Up to `limit` changes of a user after `since`, in order, with capsule state joined
+    /// in. Photo entries carry only their ids; [`Db::feed_photos`] loads them.
     pub async fn changes_since(
         &self,
         user_id: &str,
@@ -58,18 +56,9 @@ impl Db {
                c.time_zone AS c_time_zone, c.recipients AS c_recipients, c.state AS c_state, \
                c.version AS c_version, c.created_at AS c_created_at, \
                c.updated_at AS c_updated_at, c.sealed_at AS c_sealed_at, \
-               c.opened_at AS c_opened_at, \
-               CASE WHEN c.id IS NULL THEN NULL ELSE \
-                 (SELECT COUNT(*) FROM photos pp WHERE pp.capsule_id = c.id) END \
-                 AS c_photo_count, \
-               p.sha256 AS p_sha256, p.size AS p_size, p.content_type AS p_content_type, \
-               p.file_name AS p_file_name, p.taken_at AS p_taken_at, p.state AS p_state, \
-               p.width AS p_width, p.height AS p_height, p.created_at AS p_created_at, \
-               pc.state AS p_capsule_state \
+               c.opened_at AS c_opened_at, c.photo_count AS c_photo_count \
              FROM changes ch \
              LEFT JOIN capsules c ON ch.kind = 'capsule' AND c.id = ch.entity_id \
-             LEFT JOIN photos p ON ch.kind = 'photo' AND p.id = ch.entity_id \
-             LEFT JOIN capsules pc ON pc.id = p.capsule_id \
              WHERE ch.user_id = $1 AND ch.seq > $2 \
              ORDER BY ch.seq LIMIT $3",
         )
@@ -79,6 +68,26 @@ impl Db {
         .fetch_all(&self.pool)
         .await
         .map_err(q)
+    }
+
+    /// The photos of a user with these ids, with their capsules' states.
+    pub async fn feed_photos(&self, user_id: &str, ids: &[&str]) -> DbResult<Vec<FeedPhotoRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = (0..ids.len())
+            .map(|i| format!("${}", i + 2))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS}, c.state AS capsule_state FROM photos p \
+             JOIN capsules c ON c.id = p.capsule_id WHERE p.user_id = $1 AND p.id IN ({list})"
+        );
+        let mut query = sqlx::query_as::<Any, FeedPhotoRow>(&sql).bind(user_id);
+        for id in ids {
+            query = query.bind(*id);
+        }
+        query.fetch_all(&self.pool).await.map_err(q)
     }
 }
 

@@ -176,6 +176,21 @@ impl Db {
         .map_err(q)
     }
 
+    /// Withdraws a recipient's link; false when the capsule has no delivery to them.
+    pub async fn revoke_link(&self, capsule_id: &str, recipient: &str, now: i64) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET link_revoked_at = COALESCE(link_revoked_at, $3) \
+             WHERE capsule_id = $1 AND recipient = $2",
+        )
+        .bind(capsule_id)
+        .bind(recipient)
+        .bind(now)
+        .execute(&self.pool)
+        .await
+        .map_err(q)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     /// Counts deliveries by status (for tests, probes and the benchmark).
     pub async fn delivery_counts(&self) -> DbResult<Vec<(String, i64)>> {
         sqlx::query_as::<Any, (String, i64)>(

@@ -2,7 +2,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use protocol::{Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse};
+use protocol::{Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse, RevokeLinkRequest};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -17,6 +17,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(put_capsule, get_capsule, delete_capsule))
         .routes(routes!(seal_capsule))
+        .routes(routes!(revoke_link))
 }
 
 /// A capsule answer with its version as ETag.
@@ -107,4 +108,22 @@ async fn seal_capsule(
         StatusCode::OK,
         capsules::seal(&state, &auth, id, version).await?,
     ))
+}
+
+/// Withdraw the link one recipient of an opened capsule received.
+#[utoipa::path(post, path = "/v1/capsules/{id}/links/revoke", tag = "capsules",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id")),
+    request_body = RevokeLinkRequest,
+    responses(
+        (status = 204), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse)))]
+async fn revoke_link(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<RevokeLinkRequest>,
+) -> ApiResult<StatusCode> {
+    capsules::revoke_link(&state, &auth, id, &body.recipient).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

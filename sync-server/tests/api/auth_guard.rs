@@ -35,6 +35,11 @@ fn protected_routes(capsule: Uuid, photo: Uuid) -> Vec<(Method, String, Option<V
         (Method::GET, c.clone(), None),
         (Method::DELETE, c.clone(), None),
         (Method::POST, format!("{c}/seal"), None),
+        (
+            Method::POST,
+            format!("{c}/links/revoke"),
+            Some(json!({"recipient": "friend@example.com"})),
+        ),
         (Method::PUT, p.clone(), Some(photo_body)),
         (Method::POST, format!("{p}/complete"), None),
         (Method::DELETE, p.clone(), None),

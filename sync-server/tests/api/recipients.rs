@@ -150,6 +150,60 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
         let res = app.client.get(app.url(bad)).send().await.expect("page");
         assert_eq!(res.status(), 404, "{bad}");
     }
+    // A revoked link is gone at once; the owner's other recipients keep theirs.
+    let (_, second_link) = open_capsule(&app, &smtp, &user, "Revocable", &[jpeg(60, 60, 7)]).await;
+    let user = app.log_in(&user.email).await;
+    let revocable = app.get_json(&user, "/v1/sync?since=0").await.1["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["capsule"]["title"] == "Revocable")
+        .map(|c| c["capsule"]["id"].as_str().expect("id").to_owned())
+        .expect("the capsule");
+    assert_eq!(
+        app.client
+            .get(&second_link)
+            .send()
+            .await
+            .expect("page")
+            .status(),
+        200
+    );
+    let res = app
+        .req(
+            reqwest::Method::POST,
+            &format!("/v1/capsules/{revocable}/links/revoke"),
+            &user,
+        )
+        .json(&json!({"recipient": "Guest@Example.com"}))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        app.client
+            .get(&second_link)
+            .send()
+            .await
+            .expect("page")
+            .status(),
+        404
+    );
+    assert_eq!(
+        app.client.get(&link).send().await.expect("page").status(),
+        200
+    );
+    let res = app
+        .req(
+            reqwest::Method::POST,
+            &format!("/v1/capsules/{revocable}/links/revoke"),
+            &user,
+        )
+        .json(&json!({"recipient": "nobody@example.com"}))
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), 404);
     // After the link's lifetime, it is gone too.
     app.clock.advance(chrono::Duration::days(91));
     let res = app.client.get(&link).send().await.expect("page");

@@ -31,6 +31,7 @@ async fn openapi_document_lists_every_route() {
         ("/v1/capsules/{id}", "get"),
         ("/v1/capsules/{id}", "delete"),
         ("/v1/capsules/{id}/seal", "post"),
+        ("/v1/capsules/{id}/links/revoke", "post"),
         ("/v1/capsules/{id}/photos/{photo_id}", "put"),
         ("/v1/capsules/{id}/photos/{photo_id}", "delete"),
         ("/v1/capsules/{id}/photos/{photo_id}/complete", "post"),
