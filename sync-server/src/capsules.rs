@@ -147,7 +147,7 @@ pub async fn put(
             match if_match {
                 // A retried create with the same fields is answered, not refused.
                 None if fields_of(&row) == fields => {
-                    return Ok((false, views::capsule(&row, None)));
+                    return Ok((false, views::capsule(row, None)));
                 }
                 None => return Err(version_conflict(row.version)),
                 Some(v) if v != row.version => return Err(version_conflict(row.version)),
@@ -165,7 +165,7 @@ pub async fn put(
         .await?
         .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
     tx.commit().await.map_err(crate::db::q)?;
-    Ok((created, views::capsule(&row, None)))
+    Ok((created, views::capsule(row, None)))
 }
 
 /// The capsule with its photos (while visible).
@@ -178,9 +178,10 @@ pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsu
         } else {
             Vec::new()
         };
-    let mut capsule = views::capsule(&row, Some(&photos));
+    let capsule_id = row.id.clone();
+    let mut capsule = views::capsule(row, Some(&photos));
     if capsule.state == CapsuleState::Opened {
-        let rows = state.db.deliveries_of(&row.id).await?;
+        let rows = state.db.deliveries_of(&capsule_id).await?;
         capsule.deliveries = Some(rows.iter().map(views::delivery).collect());
     }
     Ok(capsule)
@@ -199,7 +200,7 @@ pub async fn seal(
     let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
     let row = owned(capsules::capsule(&mut tx, &id).await?, auth)?;
     if row.state != CapsuleState::Draft.as_str() {
-        return Ok(views::capsule(&row, None));
+        return Ok(views::capsule(row, None));
     }
     if let Some(v) = if_match
         && v != row.version
@@ -246,7 +247,7 @@ pub async fn seal(
         .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
     tx.commit().await.map_err(crate::db::q)?;
     tracing::info!(capsule_id = %id, "capsule sealed");
-    Ok(views::capsule(&row, None))
+    Ok(views::capsule(row, None))
 }
 
 /// Deletes a capsule (any state: it is the owner's to abandon), its photos, and the bytes

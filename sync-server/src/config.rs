@@ -25,6 +25,10 @@ pub struct Flags {
     /// sqlite:PATH or postgres://... (default: SQLite in the data folder).
     #[arg(long, env = "ITC_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Most database connections this process opens (default: twice the CPU cores for
+    /// PostgreSQL, at least 4; 4 for SQLite, which has one writer anyway).
+    #[arg(long, env = "ITC_DATABASE_MAX_CONNECTIONS")]
+    pub database_max_connections: Option<u32>,
     /// A folder path, or s3://bucket/prefix (standard AWS environment for credentials and
     /// region). Default: a blob folder inside the data folder.
     #[arg(long, env = "ITC_BLOB_STORE")]
@@ -114,6 +118,7 @@ pub struct Settings {
     pub bind: SocketAddr,
     pub data_dir: PathBuf,
     pub database_url: String,
+    pub database_max_connections: Option<u32>,
     pub blob: BlobTarget,
     pub public_url: String,
     pub tls: Option<(PathBuf, PathBuf)>,
@@ -147,6 +152,7 @@ impl Settings {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: sqlite_url(&data_dir),
+            database_max_connections: None,
             blob: BlobTarget::Folder(data_dir.join("blobs")),
             public_url: "http://127.0.0.1:8080".into(),
             tls: None,
@@ -192,6 +198,7 @@ impl Settings {
         if let Some(url) = f.database_url {
             s.database_url = url;
         }
+        s.database_max_connections = f.database_max_connections;
         if let Some(b) = f.blob_store {
             s.blob = parse_blob_target(&b, f.s3_endpoint)?;
         }

@@ -36,7 +36,7 @@ impl AppState {
             "the token secret must be at least 32 bytes"
         );
         tokio::fs::create_dir_all(settings.data_dir.join("tmp")).await?;
-        let db = Db::connect(&settings.database_url).await?;
+        let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
         let blobs: Arc<dyn BlobStore> = match &settings.blob {
             BlobTarget::Folder(dir) => Arc::new(FolderStore::open(dir).await?),
             BlobTarget::S3 {

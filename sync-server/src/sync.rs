@@ -50,7 +50,10 @@ pub async fn pull(
         .into_iter()
         .map(|p| (p.photo.id.clone(), p))
         .collect();
-    let changes = rows.iter().filter_map(|r| change(r, &photos)).collect();
+    let changes = rows
+        .into_iter()
+        .filter_map(|r| change(r, &photos))
+        .collect();
     Ok(SyncResponse {
         changes,
         cursor,
@@ -58,15 +61,14 @@ pub async fn pull(
     })
 }
 
-fn change(r: &ChangeRow, photos: &HashMap<String, FeedPhotoRow>) -> Option<Change> {
+fn change(r: ChangeRow, photos: &HashMap<String, FeedPhotoRow>) -> Option<Change> {
     let seq = u64::try_from(r.seq).ok()?;
     if r.kind == KIND_CAPSULE {
+        let id = uuid(&r.entity_id);
+        let deleted = r.deleted != 0;
         return Some(match capsule(r) {
-            Some(capsule) if r.deleted == 0 => Change::Capsule { seq, capsule },
-            _ => Change::CapsuleDeleted {
-                seq,
-                id: uuid(&r.entity_id),
-            },
+            Some(capsule) if !deleted => Change::Capsule { seq, capsule },
+            _ => Change::CapsuleDeleted { seq, id },
         });
     }
     let deleted = Change::PhotoDeleted {
@@ -88,16 +90,16 @@ fn change(r: &ChangeRow, photos: &HashMap<String, FeedPhotoRow>) -> Option<Chang
     })
 }
 
-fn capsule(r: &ChangeRow) -> Option<Capsule> {
+fn capsule(r: ChangeRow) -> Option<Capsule> {
     let row = crate::db::capsules::CapsuleRow {
-        id: r.c_id.clone()?,
+        id: r.c_id?,
         user_id: String::new(),
-        title: r.c_title.clone()?,
-        note: r.c_note.clone()?,
+        title: r.c_title?,
+        note: r.c_note?,
         open_at: r.c_open_at,
-        time_zone: r.c_time_zone.clone()?,
-        recipients: r.c_recipients.clone()?,
-        state: r.c_state.clone()?,
+        time_zone: r.c_time_zone?,
+        recipients: r.c_recipients?,
+        state: r.c_state?,
         version: r.c_version?,
         created_at: r.c_created_at?,
         updated_at: r.c_updated_at?,
@@ -105,5 +107,5 @@ fn capsule(r: &ChangeRow) -> Option<Capsule> {
         opened_at: r.c_opened_at,
         photo_count: r.c_photo_count.unwrap_or(0),
     };
-    Some(crate::views::capsule(&row, None))
+    Some(crate::views::capsule(row, None))
 }

@@ -19,22 +19,22 @@ pub fn contents_visible(state: CapsuleState) -> bool {
 }
 
 /// A capsule as the API shows it; `photos` is included only when given and visible.
-pub fn capsule(row: &CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
+pub fn capsule(row: CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
     let state = CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed);
     let visible = contents_visible(state);
     Capsule {
         id: uuid(&row.id),
-        title: row.title.clone(),
+        title: row.title,
         state,
         open_at: row.open_at.map(from_ms),
-        time_zone: row.time_zone.clone(),
+        time_zone: row.time_zone,
         version: row.version,
         photo_count: u32::try_from(row.photo_count).unwrap_or(u32::MAX),
         created_at: from_ms(row.created_at),
         updated_at: from_ms(row.updated_at),
         sealed_at: row.sealed_at.map(from_ms),
         opened_at: row.opened_at.map(from_ms),
-        note: visible.then(|| row.note.clone()),
+        note: visible.then_some(row.note),
         recipients: visible.then(|| serde_json::from_str(&row.recipients).unwrap_or_default()),
         photos: match photos {
             Some(p) if visible => Some(p.iter().map(photo).collect()),
