@@ -18,8 +18,9 @@ use crate::auth::tokens::hash_refresh_token as hash_token;
 use crate::blob::keys;
 use crate::clock::{from_ms, to_ms};
 use crate::db::capsules::CapsuleRow;
-use crate::db::changes::{self, KIND_CAPSULE, KIND_PHOTO};
-use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery};
+use crate::db::changes::{self, ChangeEntry, KIND_CAPSULE, KIND_PHOTO};
+use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery, OpenedCapsule};
+use crate::db::photos::PhotoRow;
 use crate::db::users::reserve_seq;
 use crate::db::{DbResult, q};
 use crate::mail::compose::{self, CapsuleEmail, MAX_INLINE_PHOTOS};
@@ -105,7 +106,8 @@ fn ms(d: Duration) -> i64 {
 }
 
 /// One transaction: open up to a batch of due capsules, queue their deliveries, and put
-/// the capsules and their photos back on their owners' change feeds.
+/// the capsules and their photos back on their owners' change feeds. A handful of
+/// statements per batch, whatever its size.
 async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let now_ms = to_ms(now);
     let expires = now_ms + ms(state.settings.link_ttl);
@@ -114,12 +116,31 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
         .db
         .open_due_capsules(&mut tx, now_ms, OPEN_BATCH)
         .await?;
+    if opened.is_empty() {
+        return Ok(0);
+    }
     // Owners in one order, so two workers never wait on each other's rows in a cycle.
     opened.sort_by(|a, b| a.user_id.cmp(&b.user_id).then(a.id.cmp(&b.id)));
+    let mut users: Vec<&str> = opened.iter().map(|c| c.user_id.as_str()).collect();
+    users.dedup();
+    let emails: HashMap<String, String> = deliveries::owner_emails(&mut tx, &users)
+        .await?
+        .into_iter()
+        .collect();
+    let with_photos: Vec<&str> = opened
+        .iter()
+        .filter(|c| c.photo_count > 0)
+        .map(|c| c.id.as_str())
+        .collect();
+    let mut photos: HashMap<String, Vec<String>> = HashMap::new();
+    for (photo, capsule) in deliveries::photo_ids_of(&mut tx, &with_photos).await? {
+        photos.entry(capsule).or_default().push(photo);
+    }
+
+    let mut queued = Vec::new();
     for c in &opened {
-        let owner = deliveries::owner_email(&mut tx, &c.user_id).await?;
         let listed: Vec<String> = serde_json::from_str(&c.recipients).unwrap_or_default();
-        let mut recipients: Vec<String> = owner.into_iter().collect();
+        let mut recipients: Vec<String> = emails.get(&c.user_id).cloned().into_iter().collect();
         for r in listed {
             if !recipients.contains(&r) {
                 recipients.push(r);
@@ -127,32 +148,47 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
         }
         for recipient in recipients {
             let token = new_link_token();
-            let d = NewDelivery {
-                id: Uuid::now_v7().to_string(),
-                recipient,
-                link_hash: link_hash(&token),
-                link_token: token,
-                link_expires_at: expires,
-            };
-            deliveries::queue(&mut tx, &c.id, &d, now_ms).await?;
+            queued.push((
+                c.id.as_str(),
+                NewDelivery {
+                    id: Uuid::now_v7().to_string(),
+                    recipient,
+                    link_hash: link_hash(&token),
+                    link_token: token,
+                    link_expires_at: expires,
+                },
+            ));
         }
-        let photos = deliveries::photo_ids(&mut tx, &c.id).await?;
-        let n = i64::try_from(photos.len()).unwrap_or(0) + 1;
-        let first = reserve_seq(&mut tx, &c.user_id, n).await?;
-        for (i, p) in photos.iter().enumerate() {
-            let seq = first + i64::try_from(i).unwrap_or(0);
-            changes::record(&mut tx, &c.user_id, KIND_PHOTO, p, &c.id, seq, false).await?;
+    }
+    deliveries::queue_many(&mut tx, &queued, now_ms).await?;
+
+    for user in users {
+        let mine: Vec<&OpenedCapsule> = opened.iter().filter(|c| c.user_id == user).collect();
+        let n: usize = mine
+            .iter()
+            .map(|c| photos.get(&c.id).map_or(0, Vec::len) + 1)
+            .sum();
+        let mut seq = reserve_seq(&mut tx, user, i64::try_from(n).unwrap_or(i64::MAX)).await?;
+        let mut entries = Vec::with_capacity(n);
+        for c in mine {
+            for p in photos.get(&c.id).into_iter().flatten() {
+                entries.push(ChangeEntry {
+                    kind: KIND_PHOTO,
+                    entity_id: p,
+                    capsule_id: &c.id,
+                    seq,
+                });
+                seq += 1;
+            }
+            entries.push(ChangeEntry {
+                kind: KIND_CAPSULE,
+                entity_id: &c.id,
+                capsule_id: &c.id,
+                seq,
+            });
+            seq += 1;
         }
-        changes::record(
-            &mut tx,
-            &c.user_id,
-            KIND_CAPSULE,
-            &c.id,
-            &c.id,
-            first + n - 1,
-            false,
-        )
-        .await?;
+        changes::record_many(&mut tx, user, &entries).await?;
     }
     tx.commit().await.map_err(q)?;
     for c in &opened {
@@ -168,33 +204,51 @@ struct CapsuleForMail {
     thumbnails: Vec<Vec<u8>>,
 }
 
-async fn load_capsule(state: &AppState, id: &str) -> anyhow::Result<Option<CapsuleForMail>> {
-    let Some(row) = state.db.capsule(id).await? else {
-        return Ok(None);
-    };
-    let owner_email = state
-        .db
-        .user_by_id(&row.user_id)
-        .await?
-        .map(|u| u.email)
-        .unwrap_or_default();
-    let mut thumbnails = Vec::new();
-    for p in state.db.photos_of(id).await?.iter().take(MAX_INLINE_PHOTOS) {
-        if let Some(mut obj) = state
-            .blobs
-            .get(&keys::thumbnail(&p.user_id, &p.sha256))
-            .await?
-        {
-            let mut bytes = Vec::with_capacity(usize::try_from(obj.len).unwrap_or(0));
-            obj.reader.read_to_end(&mut bytes).await?;
-            thumbnails.push(bytes);
+/// Loads every capsule of a batch (and its first thumbnails) in a few queries.
+async fn load_capsules(
+    state: &AppState,
+    claimed: &[ClaimedDelivery],
+) -> anyhow::Result<HashMap<String, Arc<CapsuleForMail>>> {
+    let mut ids: Vec<&str> = claimed.iter().map(|d| d.capsule_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = state.db.capsules_for_mail(&ids).await?;
+    let with_photos: Vec<&str> = rows
+        .iter()
+        .filter(|r| r.capsule.photo_count > 0)
+        .map(|r| r.capsule.id.as_str())
+        .collect();
+    let mut photos: HashMap<String, Vec<PhotoRow>> = HashMap::new();
+    for p in state.db.photos_of_capsules(&with_photos).await? {
+        let list = photos.entry(p.capsule_id.clone()).or_default();
+        if list.len() < MAX_INLINE_PHOTOS {
+            list.push(p);
         }
     }
-    Ok(Some(CapsuleForMail {
-        row,
-        owner_email,
-        thumbnails,
-    }))
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let mut thumbnails = Vec::new();
+        for p in photos.get(&r.capsule.id).into_iter().flatten() {
+            if let Some(mut obj) = state
+                .blobs
+                .get(&keys::thumbnail(&p.user_id, &p.sha256))
+                .await?
+            {
+                let mut bytes = Vec::with_capacity(usize::try_from(obj.len).unwrap_or(0));
+                obj.reader.read_to_end(&mut bytes).await?;
+                thumbnails.push(bytes);
+            }
+        }
+        out.insert(
+            r.capsule.id.clone(),
+            Arc::new(CapsuleForMail {
+                row: r.capsule,
+                owner_email: r.owner_email,
+                thumbnails,
+            }),
+        );
+    }
+    Ok(out)
 }
 
 /// The wait before attempt `attempts + 1`: 1, 2, 4 … minutes, capped at an hour, ±20 %.
@@ -211,15 +265,9 @@ async fn send_batch(
     now: DateTime<Utc>,
     claimed: Vec<ClaimedDelivery>,
 ) -> anyhow::Result<DeliveryReport> {
-    let mut capsules: HashMap<String, Option<Arc<CapsuleForMail>>> = HashMap::new();
-    for d in &claimed {
-        if !capsules.contains_key(&d.capsule_id) {
-            let c = load_capsule(state, &d.capsule_id).await?.map(Arc::new);
-            capsules.insert(d.capsule_id.clone(), c);
-        }
-    }
+    let capsules = load_capsules(state, &claimed).await?;
     let results = futures_util::stream::iter(claimed.into_iter().map(|d| {
-        let capsule = capsules.get(&d.capsule_id).cloned().flatten();
+        let capsule = capsules.get(&d.capsule_id).cloned();
         async move {
             let outcome = match capsule {
                 Some(c) => send_one(state, &d, &c).await,
@@ -232,29 +280,29 @@ async fn send_batch(
     .collect::<Vec<_>>()
     .await;
     let mut report = DeliveryReport::default();
-    for (d, outcome) in results {
-        match outcome {
-            Ok(()) => {
-                state
-                    .db
-                    .delivery_sent(&d.id, worker, to_ms(state.clock.now()))
-                    .await?;
-                report.sent += 1;
-            }
-            Err(reason) => {
-                let give_up = d.attempts >= i64::from(state.settings.delivery_max_attempts);
-                let retry_at = (!give_up).then(|| to_ms(now) + ms(backoff(d.attempts)));
-                tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
-                state
-                    .db
-                    .delivery_failed(&d.id, worker, &reason, retry_at)
-                    .await?;
-                if give_up {
-                    report.failed += 1;
-                } else {
-                    report.retrying += 1;
-                }
-            }
+    let sent: Vec<&str> = results
+        .iter()
+        .filter(|(_, o)| o.is_ok())
+        .map(|(d, _)| d.id.as_str())
+        .collect();
+    state
+        .db
+        .deliveries_sent(&sent, worker, to_ms(state.clock.now()))
+        .await?;
+    report.sent = sent.len() as u64;
+    for (d, outcome) in &results {
+        let Err(reason) = outcome else { continue };
+        let give_up = d.attempts >= i64::from(state.settings.delivery_max_attempts);
+        let retry_at = (!give_up).then(|| to_ms(now) + ms(backoff(d.attempts)));
+        tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
+        state
+            .db
+            .delivery_failed(&d.id, worker, reason, retry_at)
+            .await?;
+        if give_up {
+            report.failed += 1;
+        } else {
+            report.retrying += 1;
         }
     }
     Ok(report)

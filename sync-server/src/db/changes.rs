@@ -3,7 +3,7 @@
 use sqlx::{Any, AnyConnection, FromRow};
 
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbResult, q};
+use super::{Db, DbResult, ROWS_PER_STATEMENT, q};
 
 /// Kinds of entity in the feed.
 pub const KIND_CAPSULE: &str = "capsule";
@@ -116,6 +116,49 @@ pub async fn record(
     .execute(conn)
     .await
     .map_err(q)?;
+    Ok(())
+}
+
+/// One entry for [`record_many`].
+#[derive(Debug, Clone)]
+pub struct ChangeEntry<'a> {
+    pub kind: &'a str,
+    pub entity_id: &'a str,
+    pub capsule_id: &'a str,
+    pub seq: i64,
+}
+
+/// Records many (non-deletion) changes of one user in few statements.
+pub async fn record_many(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    entries: &[ChangeEntry<'_>],
+) -> DbResult<()> {
+    for chunk in entries.chunks(ROWS_PER_STATEMENT) {
+        // $1 is the user, shared by every row; each row adds four values.
+        let values = (0..chunk.len())
+            .map(|r| {
+                let b = 2 + r * 4;
+                format!("($1, ${}, ${}, ${}, ${}, 0)", b, b + 1, b + 2, b + 3)
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO changes (user_id, kind, entity_id, capsule_id, seq, deleted) \
+             VALUES {values} \
+             ON CONFLICT (user_id, kind, entity_id) DO UPDATE SET \
+               seq = excluded.seq, deleted = 0, capsule_id = excluded.capsule_id"
+        );
+        let mut query = sqlx::query(&sql).bind(user_id);
+        for e in chunk {
+            query = query
+                .bind(e.kind)
+                .bind(e.entity_id)
+                .bind(e.capsule_id)
+                .bind(e.seq);
+        }
+        query.execute(&mut *conn).await.map_err(q)?;
+    }
     Ok(())
 }
 

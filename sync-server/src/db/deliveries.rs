@@ -5,7 +5,9 @@
 
 use sqlx::{Any, AnyConnection, FromRow};
 
-use super::{Db, DbKind, DbResult, q};
+use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
+use super::photos::{PHOTO_COLUMNS, PhotoRow};
+use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, in_list, q};
 
 /// A capsule that has just been opened by this worker.
 #[derive(Debug, Clone, FromRow)]
@@ -13,6 +15,7 @@ pub struct OpenedCapsule {
     pub id: String,
     pub user_id: String,
     pub recipients: String,
+    pub photo_count: i64,
 }
 
 /// A delivery claimed for sending.
@@ -37,6 +40,14 @@ pub struct DeliveryRow {
     pub sent_at: Option<i64>,
     pub link_expires_at: i64,
     pub link_revoked_at: Option<i64>,
+}
+
+/// A capsule and its owner's address.
+#[derive(Debug, Clone, FromRow)]
+pub struct MailCapsuleRow {
+    #[sqlx(flatten)]
+    pub capsule: CapsuleRow,
+    pub owner_email: String,
 }
 
 /// A new row of the outbox.
@@ -70,7 +81,7 @@ impl Db {
              updated_at = $1 \
              WHERE id IN (SELECT id FROM capsules WHERE state = 'sealed' AND open_at <= $1 \
                           ORDER BY open_at LIMIT $2{}) \
-             RETURNING id, user_id, recipients",
+             RETURNING id, user_id, recipients, photo_count",
             skip_locked(self.kind)
         ))
         .bind(now)
@@ -106,20 +117,59 @@ impl Db {
         .map_err(q)
     }
 
-    /// Records a sent email; the raw link token is dropped now that it is in the mail.
-    pub async fn delivery_sent(&self, id: &str, worker: &str, now: i64) -> DbResult<()> {
-        sqlx::query(
-            "UPDATE deliveries SET status = 'sent', sent_at = $3, link_token = NULL, \
-             lease_until = NULL, lease_owner = NULL, last_error = NULL \
-             WHERE id = $1 AND lease_owner = $2",
-        )
-        .bind(id)
-        .bind(worker)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(q)?;
+    /// Records sent emails in one statement; the raw link tokens are dropped now that they
+    /// are in the mail.
+    pub async fn deliveries_sent(&self, ids: &[&str], worker: &str, now: i64) -> DbResult<()> {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE deliveries SET status = 'sent', sent_at = $2, link_token = NULL, \
+                 lease_until = NULL, lease_owner = NULL, last_error = NULL \
+                 WHERE lease_owner = $1 AND id IN ({})",
+                in_list(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql).bind(worker).bind(now);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&self.pool).await.map_err(q)?;
+        }
         Ok(())
+    }
+
+    /// Capsules with their owners' addresses, for composing emails.
+    pub async fn capsules_for_mail(&self, ids: &[&str]) -> DbResult<Vec<MailCapsuleRow>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {CAPSULE_COLUMNS}, u.email AS owner_email FROM capsules c \
+                 JOIN users u ON u.id = c.user_id WHERE c.id IN ({})",
+                in_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query_as::<Any, MailCapsuleRow>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            out.extend(query.fetch_all(&self.pool).await.map_err(q)?);
+        }
+        Ok(out)
+    }
+
+    /// The ready photos of these capsules, oldest first.
+    pub async fn photos_of_capsules(&self, capsule_ids: &[&str]) -> DbResult<Vec<PhotoRow>> {
+        let mut out = Vec::new();
+        for chunk in capsule_ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.state = 'ready' \
+                 AND p.capsule_id IN ({}) ORDER BY p.created_at, p.id",
+                in_list(chunk.len(), 1)
+            );
+            let mut query = sqlx::query_as::<Any, PhotoRow>(&sql);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            out.extend(query.fetch_all(&self.pool).await.map_err(q)?);
+        }
+        Ok(out)
     }
 
     /// Records a failed attempt: back to the queue at `retry_at`, or failed for good.
@@ -202,46 +252,86 @@ impl Db {
     }
 }
 
-/// Queues one delivery (a second one for the same capsule and address is ignored).
-pub async fn queue(
+/// Queues deliveries (a second one for the same capsule and address is ignored).
+pub async fn queue_many(
     conn: &mut AnyConnection,
-    capsule_id: &str,
-    d: &NewDelivery,
+    rows: &[(&str, NewDelivery)],
     now: i64,
 ) -> DbResult<()> {
-    sqlx::query(
-        "INSERT INTO deliveries (id, capsule_id, recipient, link_hash, link_token, \
-         link_expires_at, status, attempts, next_attempt_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7) \
-         ON CONFLICT (capsule_id, recipient) DO NOTHING",
-    )
-    .bind(&d.id)
-    .bind(capsule_id)
-    .bind(&d.recipient)
-    .bind(&d.link_hash)
-    .bind(&d.link_token)
-    .bind(d.link_expires_at)
-    .bind(now)
-    .execute(conn)
-    .await
-    .map_err(q)?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        // $1 is `now`, shared by every row; each row adds six values.
+        let values = (0..chunk.len())
+            .map(|r| {
+                let b = 2 + r * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, 'queued', 0, $1, $1)",
+                    b,
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO deliveries (id, capsule_id, recipient, link_hash, link_token, \
+             link_expires_at, status, attempts, next_attempt_at, created_at) VALUES {values} \
+             ON CONFLICT (capsule_id, recipient) DO NOTHING"
+        );
+        let mut query = sqlx::query(&sql).bind(now);
+        for (capsule_id, d) in chunk {
+            query = query
+                .bind(&d.id)
+                .bind(*capsule_id)
+                .bind(&d.recipient)
+                .bind(&d.link_hash)
+                .bind(&d.link_token)
+                .bind(d.link_expires_at);
+        }
+        query.execute(&mut *conn).await.map_err(q)?;
+    }
     Ok(())
 }
 
-/// The ids of a capsule's photos (their feed entries are re-recorded when it opens).
-pub async fn photo_ids(conn: &mut AnyConnection, capsule_id: &str) -> DbResult<Vec<String>> {
-    sqlx::query_scalar("SELECT id FROM photos WHERE capsule_id = $1 ORDER BY created_at, id")
-        .bind(capsule_id)
-        .fetch_all(conn)
-        .await
-        .map_err(q)
+/// Email addresses of these users, by id.
+pub async fn owner_emails(
+    conn: &mut AnyConnection,
+    user_ids: &[&str],
+) -> DbResult<Vec<(String, String)>> {
+    let mut out = Vec::with_capacity(user_ids.len());
+    for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id, email FROM users WHERE id IN ({})",
+            in_list(chunk.len(), 1)
+        );
+        let mut query = sqlx::query_as::<Any, (String, String)>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
+    }
+    Ok(out)
 }
 
-/// An owner's email address.
-pub async fn owner_email(conn: &mut AnyConnection, user_id: &str) -> DbResult<Option<String>> {
-    sqlx::query_scalar("SELECT email FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(conn)
-        .await
-        .map_err(q)
+/// (photo id, capsule id) of every photo of these capsules.
+pub async fn photo_ids_of(
+    conn: &mut AnyConnection,
+    capsule_ids: &[&str],
+) -> DbResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in capsule_ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!(
+            "SELECT id, capsule_id FROM photos WHERE capsule_id IN ({}) \
+             ORDER BY created_at, id",
+            in_list(chunk.len(), 1)
+        );
+        let mut query = sqlx::query_as::<Any, (String, String)>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
+    }
+    Ok(out)
 }

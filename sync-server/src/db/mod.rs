@@ -113,6 +113,17 @@ impl Db {
     }
 }
 
+/// `$start, $start+1, …` for an `IN (…)` list of `n` values.
+pub(crate) fn in_list(n: usize, start: usize) -> String {
+    (start..start + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rows per multi-row statement: well under both engines' parameter limits.
+pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
 pub(crate) fn q(err: sqlx::Error) -> DbError {
     DbError::classify(err)
 }
