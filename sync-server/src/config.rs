@@ -77,6 +77,9 @@ pub struct Flags {
     /// (STARTTLS) or smtps://user:pass@host:465. Default: .eml files in DATA/outbox.
     #[arg(long, env = "ITC_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// SMTP connections (and emails in flight) per process.
+    #[arg(long, env = "ITC_SMTP_CONNECTIONS", default_value_t = 32)]
+    pub smtp_connections: u32,
     /// Sender of the open-date emails.
     #[arg(
         long,
@@ -138,6 +141,7 @@ pub struct Settings {
     pub throttle_window: Duration,
     /// None: write .eml files into DATA/outbox.
     pub smtp_url: Option<String>,
+    pub smtp_connections: usize,
     pub mail_from: lettre::message::Mailbox,
     pub delivery_interval: Duration,
     pub delivery_ticker: bool,
@@ -170,6 +174,7 @@ impl Settings {
             max_failures_per_address: 100,
             throttle_window: Duration::from_secs(15 * 60),
             smtp_url: None,
+            smtp_connections: 32,
             mail_from: lettre::message::Mailbox::new(
                 Some("Image Time Capsule".into()),
                 lettre::Address::new("capsules", "localhost").unwrap_or_else(|_| unreachable!()),
@@ -220,6 +225,7 @@ impl Settings {
         s.upload_timeout = f.upload_timeout;
         s.trust_forwarded_for = f.trust_forwarded_for;
         s.smtp_url = f.smtp_url;
+        s.smtp_connections = usize::try_from(f.smtp_connections.max(1)).unwrap_or(1);
         s.mail_from = f
             .mail_from
             .parse()

@@ -29,9 +29,7 @@ use crate::state::AppState;
 /// Capsules opened per transaction.
 const OPEN_BATCH: i64 = 100;
 /// Deliveries leased per claim.
-const SEND_BATCH: i64 = 64;
-/// Emails in flight at once per worker.
-const SEND_CONCURRENCY: usize = 8;
+const SEND_BATCH: i64 = 128;
 
 /// What one run did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -276,7 +274,7 @@ async fn send_batch(
             (d, outcome)
         }
     }))
-    .buffer_unordered(SEND_CONCURRENCY)
+    .buffer_unordered(state.settings.smtp_connections.max(1))
     .collect::<Vec<_>>()
     .await;
     let mut report = DeliveryReport::default();

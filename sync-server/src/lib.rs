@@ -2,6 +2,7 @@
 //! and a blob store (folder or S3).
 
 pub mod accounts;
+pub mod alloc;
 pub mod auth;
 pub mod blob;
 pub mod capsules;

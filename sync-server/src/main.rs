@@ -7,12 +7,9 @@ use sync_server::config::BlobTarget;
 use sync_server::{AppState, Flags, Settings};
 use tracing_subscriber::EnvFilter;
 
-// glibc's allocator spent a tenth of the sync path's CPU and kept freed argon2 buffers.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    sync_server::alloc::return_freed_memory_at_once();
     let flags = Flags::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     if flags.log_json {

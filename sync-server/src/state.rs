@@ -54,7 +54,10 @@ impl AppState {
             }
         };
         let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
-            Some(url) => Arc::new(SmtpMailer::new(url)?),
+            Some(url) => Arc::new(SmtpMailer::new(
+                url,
+                u32::try_from(settings.smtp_connections).unwrap_or(32),
+            )?),
             None => Arc::new(OutboxMailer::open(settings.data_dir.join("outbox")).await?),
         };
         let dummy_hash =

@@ -10,12 +10,9 @@ use serde_json::{Value, json};
 use sync_server::clock::SystemClock;
 use sync_server::{AppState, Flags, Settings};
 
-// glibc's allocator spent a tenth of the sync path's CPU and kept freed argon2 buffers.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    sync_server::alloc::return_freed_memory_at_once();
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(

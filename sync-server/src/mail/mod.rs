@@ -31,7 +31,9 @@ pub trait Mailer: Send + Sync + 'static {
 }
 
 /// SMTP (smtp://, smtp://…?tls=required for STARTTLS, smtps:// for implicit TLS), with the
-/// credentials in the URL; works with Amazon SES's SMTP interface.
+/// credentials in the URL; works with Amazon SES's SMTP interface. Sending is bound by
+/// round trips (lettre writes the end-of-data marker separately, so each message can wait
+/// on a delayed ACK), not CPU: throughput comes from several connections at once.
 pub struct SmtpMailer {
     transport: AsyncSmtpTransport<Tokio1Executor>,
     host: String,
@@ -39,11 +41,11 @@ pub struct SmtpMailer {
 
 impl SmtpMailer {
     /// Parses the URL; connects lazily.
-    pub fn new(url: &str) -> Result<Self, MailError> {
+    pub fn new(url: &str, connections: u32) -> Result<Self, MailError> {
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| MailError::Smtp(e.to_string()))?
             .timeout(Some(Duration::from_secs(30)))
-            .pool_config(PoolConfig::new().max_size(8))
+            .pool_config(PoolConfig::new().max_size(connections.max(1)))
             .build();
         let host = url
             .split_once("://")
