@@ -17,8 +17,8 @@ use crate::auth::tokens::{TYPE_UPLOAD, TokenError};
 use crate::blob::keys;
 use crate::capsules::owned;
 use crate::clock::to_ms;
-use crate::db::capsules;
-use crate::db::changes::{self, KIND_CAPSULE, KIND_PHOTO};
+use crate::db::capsules::{self, CapsuleRow};
+use crate::db::changes;
 use crate::db::photos::{self, BlobRow, PhotoRow};
 use crate::db::users::reserve_seq;
 use crate::error::{ApiError, ApiResult};
@@ -147,17 +147,7 @@ pub async fn declare(
             capsules::count_photos(&mut tx, &cid, 1).await?;
         }
     }
-    changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, false).await?;
-    changes::record(
-        &mut tx,
-        &auth.user_id,
-        KIND_CAPSULE,
-        &cid,
-        &cid,
-        seq + 1,
-        false,
-    )
-    .await?;
+    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, false).await?;
     tx.commit().await.map_err(crate::db::q)?;
     if known.is_some() {
         return Ok((views::photo(&row), None));
@@ -347,6 +337,23 @@ async fn download(
     Ok(Some((got, hex::encode(hasher.finalize()))))
 }
 
+/// A capsule of the user and one of its photos, or 404.
+async fn owned_photo(
+    state: &AppState,
+    auth: &AuthUser,
+    capsule_id: Uuid,
+    photo_id: Uuid,
+) -> ApiResult<(CapsuleRow, PhotoRow)> {
+    let capsule = owned(state.db.capsule(&capsule_id.to_string()).await?, auth)?;
+    let photo = state
+        .db
+        .photo(&photo_id.to_string())
+        .await?
+        .filter(|p| p.capsule_id == capsule.id)
+        .ok_or_else(|| ApiError::not_found("photo"))?;
+    Ok((capsule, photo))
+}
+
 /// Verifies an uploaded photo (size, hash, image), stores its original and thumbnail under
 /// content-addressed keys, and marks it ready.
 pub async fn complete(
@@ -355,14 +362,8 @@ pub async fn complete(
     capsule_id: Uuid,
     photo_id: Uuid,
 ) -> ApiResult<Photo> {
-    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
-    let capsule = owned(state.db.capsule(&cid).await?, auth)?;
-    let row = state
-        .db
-        .photo(&pid)
-        .await?
-        .filter(|p| p.user_id == auth.user_id && p.capsule_id == cid)
-        .ok_or_else(|| ApiError::not_found("photo"))?;
+    let (capsule, row) = owned_photo(state, auth, capsule_id, photo_id).await?;
+    let (cid, pid) = (capsule.id.clone(), row.id.clone());
     if row.state == PhotoState::Ready.as_str() {
         return Ok(views::photo(&row));
     }
@@ -377,17 +378,7 @@ pub async fn complete(
     let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
     photos::insert_blob(&mut tx, &auth.user_id, &blob, state.now_ms()).await?;
     photos::mark_ready(&mut tx, &pid, &blob).await?;
-    changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, false).await?;
-    changes::record(
-        &mut tx,
-        &auth.user_id,
-        KIND_CAPSULE,
-        &cid,
-        &cid,
-        seq + 1,
-        false,
-    )
-    .await?;
+    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, false).await?;
     let ready = photos::photo(&mut tx, &pid)
         .await?
         .ok_or_else(|| ApiError::not_found("photo"))?;
@@ -477,17 +468,7 @@ pub async fn remove(
     }
     photos::delete(&mut tx, &pid).await?;
     capsules::count_photos(&mut tx, &cid, -1).await?;
-    changes::record(&mut tx, &auth.user_id, KIND_PHOTO, &pid, &cid, seq, true).await?;
-    changes::record(
-        &mut tx,
-        &auth.user_id,
-        KIND_CAPSULE,
-        &cid,
-        &cid,
-        seq + 1,
-        false,
-    )
-    .await?;
+    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, true).await?;
     tx.commit().await.map_err(crate::db::q)?;
     let _ = state
         .blobs
@@ -542,14 +523,7 @@ pub async fn fetch(
     photo_id: Uuid,
     variant: Variant,
 ) -> ApiResult<Download> {
-    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
-    let capsule = owned(state.db.capsule(&cid).await?, auth)?;
-    let row = state
-        .db
-        .photo(&pid)
-        .await?
-        .filter(|p| p.capsule_id == cid)
-        .ok_or_else(|| ApiError::not_found("photo"))?;
+    let (capsule, row) = owned_photo(state, auth, capsule_id, photo_id).await?;
     if capsule.state == CapsuleState::Sealed.as_str() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

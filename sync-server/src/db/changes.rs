@@ -119,6 +119,37 @@ pub async fn record(
     Ok(())
 }
 
+/// Records a photo's change at `seq` and its capsule's (whose photos changed) at `seq + 1`.
+pub async fn record_photo(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    photo_id: &str,
+    capsule_id: &str,
+    seq: i64,
+    photo_deleted: bool,
+) -> DbResult<()> {
+    record(
+        conn,
+        user_id,
+        KIND_PHOTO,
+        photo_id,
+        capsule_id,
+        seq,
+        photo_deleted,
+    )
+    .await?;
+    record(
+        conn,
+        user_id,
+        KIND_CAPSULE,
+        capsule_id,
+        capsule_id,
+        seq + 1,
+        false,
+    )
+    .await
+}
+
 /// One entry for [`record_many`].
 #[derive(Debug, Clone)]
 pub struct ChangeEntry<'a> {

@@ -71,16 +71,6 @@ impl Db {
         .map_err(q)
     }
 
-    /// How many photos of a user still point at a hash.
-    pub async fn photo_refs(&self, user_id: &str, sha256: &str) -> DbResult<i64> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE user_id = $1 AND sha256 = $2")
-            .bind(user_id)
-            .bind(sha256)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q)
-    }
-
     /// Forgets a blob row once nothing points at it (its bytes are deleted by the caller).
     /// False when a photo took a reference in the meantime.
     pub async fn delete_blob_if_unreferenced(&self, user_id: &str, sha256: &str) -> DbResult<bool> {

@@ -346,6 +346,28 @@ async fn call(
     res.json().await.unwrap_or(Value::Null)
 }
 
+/// Signs an account up on a server process and returns an access token.
+async fn account(client: &reqwest::Client, base: &str, email: &str) -> String {
+    let body = json!({"email": email, "password": PASSWORD});
+    call(
+        client,
+        Method::POST,
+        format!("{base}/v1/accounts"),
+        None,
+        Some(body.clone()),
+    )
+    .await;
+    let s = call(
+        client,
+        Method::POST,
+        format!("{base}/v1/sessions"),
+        None,
+        Some(body),
+    )
+    .await;
+    s["access_token"].as_str().expect("token").to_owned()
+}
+
 /// Three server processes on one PostgreSQL deliver 500 capsules × 3 recipients: every
 /// recipient gets exactly one email, counted at the SMTP server.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,23 +384,7 @@ async fn three_worker_processes_on_one_postgres_send_every_email_exactly_once() 
     let mut expected = HashMap::new();
     for u in 0..10 {
         let email = format!("owner{u}-{}@example.com", Uuid::new_v4().simple());
-        call(
-            &client,
-            Method::POST,
-            format!("{base}/v1/accounts"),
-            None,
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await;
-        let s = call(
-            &client,
-            Method::POST,
-            format!("{base}/v1/sessions"),
-            None,
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await;
-        let token = s["access_token"].as_str().expect("token").to_owned();
+        let token = account(&client, &base, &email).await;
         for c in 0..50 {
             let id = Uuid::now_v7();
             let title = format!("Capsule {u}-{c}");
@@ -475,23 +481,7 @@ async fn a_worker_killed_mid_batch_is_finished_by_another_after_the_lease() {
     );
     let client = reqwest::Client::new();
     let email = format!("owner-{}@example.com", Uuid::new_v4().simple());
-    call(
-        &client,
-        Method::POST,
-        format!("{base}/v1/accounts"),
-        None,
-        Some(json!({"email": email, "password": PASSWORD})),
-    )
-    .await;
-    let s = call(
-        &client,
-        Method::POST,
-        format!("{base}/v1/sessions"),
-        None,
-        Some(json!({"email": email, "password": PASSWORD})),
-    )
-    .await;
-    let token = s["access_token"].as_str().expect("token").to_owned();
+    let token = account(&client, &base, &email).await;
     for c in 0..5 {
         let open_at = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
         let id = Uuid::now_v7();
