@@ -79,7 +79,7 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
     if !ACCEPTED_TYPES.contains(&ct.as_str()) {
         return Err(unprocessable(
             ErrorCode::UnsupportedImageFormat,
-            "Only JPEG, PNG, WebP, GIF and TIFF photos are accepted.",
+            "Only JPEG, PNG, WebP, GIF, TIFF and BMP photos are accepted.",
         ));
     }
     Ok((sha, ct))
@@ -582,6 +582,7 @@ fn extension(content_type: &str) -> &'static str {
         "image/png" => "png",
         "image/webp" => "webp",
         "image/gif" => "gif",
+        "image/bmp" => "bmp",
         "image/tiff" => "tiff",
         _ => "jpg",
     }

@@ -168,6 +168,7 @@ fn extension(content_type: &str) -> &'static str {
         "image/png" => "png",
         "image/webp" => "webp",
         "image/gif" => "gif",
+        "image/bmp" => "bmp",
         "image/tiff" => "tif",
         _ => "jpg",
     }

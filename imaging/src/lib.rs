@@ -1,0 +1,329 @@
+//! Photo checks shared by the server and the desktop app: the format is told from the
+//! bytes (never the name or declared type), dimensions are checked before any pixel is
+//! decoded, truncated JPEGs are caught, and EXIF orientation is applied so images come out
+//! upright.
+
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, Limits};
+use protocol::ErrorCode;
+
+/// Why a photo was refused: a code and a sentence for a person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+fn reject(code: ErrorCode, message: impl Into<String>) -> Rejection {
+    Rejection {
+        code,
+        message: message.into(),
+    }
+}
+
+/// The accepted formats and their media types.
+pub fn media_type(format: ImageFormat) -> Option<&'static str> {
+    match format {
+        ImageFormat::Jpeg => Some("image/jpeg"),
+        ImageFormat::Png => Some("image/png"),
+        ImageFormat::WebP => Some("image/webp"),
+        ImageFormat::Gif => Some("image/gif"),
+        ImageFormat::Tiff => Some("image/tiff"),
+        ImageFormat::Bmp => Some("image/bmp"),
+        _ => None,
+    }
+}
+
+/// Media types a client may announce.
+pub const ACCEPTED_TYPES: [&str; 6] = [
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/tiff",
+    "image/bmp",
+];
+
+/// A decoded, upright photo.
+#[derive(Debug)]
+pub struct Decoded {
+    pub image: DynamicImage,
+    pub format: ImageFormat,
+    pub content_type: &'static str,
+}
+
+/// True for the ISO-BMFF brands of HEIC/HEIF files.
+fn is_heif(head: &[u8]) -> bool {
+    head.len() >= 12
+        && &head[4..8] == b"ftyp"
+        && matches!(
+            &head[8..12],
+            b"heic"
+                | b"heix"
+                | b"hevc"
+                | b"hevx"
+                | b"heim"
+                | b"heis"
+                | b"hevm"
+                | b"hevs"
+                | b"mif1"
+                | b"msf1"
+        )
+}
+
+fn corrupt(e: &dyn std::fmt::Display) -> Rejection {
+    reject(
+        ErrorCode::CorruptImage,
+        format!("This photo is damaged and cannot be read ({e})."),
+    )
+}
+
+/// Tells the format from the first bytes, refusing empty, HEIC and unsupported files.
+pub fn sniff(head: &[u8]) -> Result<ImageFormat, Rejection> {
+    if head.is_empty() {
+        return Err(reject(ErrorCode::EmptyPhoto, "This photo file is empty."));
+    }
+    if is_heif(head) {
+        return Err(reject(
+            ErrorCode::HeicNotSupported,
+            "HEIC/HEIF photos are not supported yet. Export the photo as JPEG and add it again.",
+        ));
+    }
+    let format = image::guess_format(head).map_err(|_| {
+        reject(
+            ErrorCode::UnsupportedImageFormat,
+            "This file is not a photo in a supported format (JPEG, PNG, WebP, GIF, TIFF or BMP).",
+        )
+    })?;
+    media_type(format).ok_or_else(|| {
+        reject(
+            ErrorCode::UnsupportedImageFormat,
+            format!("{format:?} images are not supported; use JPEG, PNG, WebP, GIF, TIFF or BMP."),
+        )
+    })?;
+    Ok(format)
+}
+
+/// Checks and decodes a photo file, upright. CPU- and memory-heavy: run on a blocking
+/// thread, few at a time. `max_pixels` guards against decompression bombs: a larger image
+/// is refused from its header, before any pixel is allocated.
+pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
+    let mut file = File::open(path).map_err(|e| corrupt(&e))?;
+    let mut head = [0u8; 32];
+    let n = read_up_to(&mut file, &mut head).map_err(|e| corrupt(&e))?;
+    let format = sniff(&head[..n])?;
+    let content_type = media_type(format).unwrap_or("application/octet-stream");
+    if format == ImageFormat::Jpeg && !jpeg_is_complete(&mut file).map_err(|e| corrupt(&e))? {
+        return Err(reject(
+            ErrorCode::CorruptImage,
+            "This JPEG is truncated (it ends before the image does).",
+        ));
+    }
+    file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
+
+    let mut limits = Limits::default();
+    limits.max_image_width = Some(100_000);
+    limits.max_image_height = Some(100_000);
+    // Room for the decoded pixels at 8 bytes each (16-bit RGBA) plus scratch space.
+    limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    let mut reader = ImageReader::with_format(BufReader::new(file), format);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(|e| decode_error(&e))?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > max_pixels {
+        return Err(reject(
+            ErrorCode::ImageTooLarge,
+            format!(
+                "This image is {w}×{h} pixels; the limit is {} megapixels.",
+                max_pixels / 1_000_000
+            ),
+        ));
+    }
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| decode_error(&e))?;
+    image.apply_orientation(orientation);
+    Ok(Decoded {
+        image,
+        format,
+        content_type,
+    })
+}
+
+/// A JPEG of an image shrunk to fit `size` (never enlarged), alpha flattened onto white.
+pub fn jpeg_thumbnail(image: &DynamicImage, size: u32, quality: u8) -> Result<Vec<u8>, Rejection> {
+    let small = if image.width().max(image.height()) > size {
+        image.thumbnail(size, size)
+    } else {
+        image.clone()
+    };
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
+        .encode_image(&flatten(small))
+        .map_err(|e| corrupt(&e))?;
+    Ok(out)
+}
+
+fn decode_error(e: &image::ImageError) -> Rejection {
+    match e {
+        image::ImageError::Limits(_) => reject(
+            ErrorCode::ImageTooLarge,
+            "This image is too large to process.",
+        ),
+        image::ImageError::Unsupported(u) => reject(
+            ErrorCode::UnsupportedImageFormat,
+            format!("This image uses a feature that is not supported ({u})."),
+        ),
+        other => reject(
+            ErrorCode::CorruptImage,
+            format!("This photo is damaged and cannot be read ({other})."),
+        ),
+    }
+}
+
+/// Drops alpha onto white, so transparent PNGs do not get black thumbnails.
+fn flatten(img: DynamicImage) -> image::RgbImage {
+    if !img.color().has_alpha() {
+        return img.to_rgb8();
+    }
+    let rgba = img.to_rgba8();
+    image::RgbImage::from_fn(rgba.width(), rgba.height(), |x, y| {
+        let p = rgba.get_pixel(x, y).0;
+        let a = u16::from(p[3]);
+        let mix = |c: u8| ((u16::from(c) * a + 255 * (255 - a)) / 255) as u8;
+        image::Rgb([mix(p[0]), mix(p[1]), mix(p[2])])
+    })
+}
+
+fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match f.read(&mut buf[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// A JPEG is complete when an end-of-image marker follows the first start-of-scan. The scan
+/// is found by walking marker segments, so an EXIF thumbnail's own end marker (inside APP1)
+/// does not count; entropy-coded data cannot contain FF D9.
+fn jpeg_is_complete(f: &mut File) -> std::io::Result<bool> {
+    f.seek(SeekFrom::Start(2))?;
+    let mut r = BufReader::new(f);
+    let mut pos: u64 = 2;
+    let mut byte = [0u8; 1];
+    // Walk segments up to the first SOS.
+    loop {
+        let mut marker = [0u8; 2];
+        if r.read_exact(&mut marker).is_err() {
+            return Ok(false);
+        }
+        pos += 2;
+        if marker[0] != 0xFF {
+            return Ok(false);
+        }
+        if marker[1] == 0xFF {
+            // Fill byte: step back one so the next read sees FF xx.
+            r.seek_relative(-1)?;
+            pos -= 1;
+            continue;
+        }
+        let mut len = [0u8; 2];
+        if r.read_exact(&mut len).is_err() {
+            return Ok(false);
+        }
+        let len = u64::from(u16::from_be_bytes(len));
+        if len < 2 {
+            return Ok(false);
+        }
+        r.seek_relative(i64::try_from(len - 2).unwrap_or(i64::MAX))?;
+        pos += len;
+        if marker[1] == 0xDA {
+            break;
+        }
+    }
+    let _ = pos;
+    // Look for FF D9 anywhere after the first scan header.
+    let mut prev_ff = false;
+    while r.read(&mut byte)? == 1 {
+        if prev_ff && byte[0] == 0xD9 {
+            return Ok(true);
+        }
+        prev_ff = byte[0] == 0xFF;
+    }
+    Ok(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_tmp(bytes: &[u8]) -> tempfile::NamedTempFile {
+        let mut f = tempfile::NamedTempFile::new().expect("tmp");
+        f.write_all(bytes).expect("write");
+        f
+    }
+
+    fn jpeg(w: u32, h: u32) -> Vec<u8> {
+        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([x as u8, y as u8, 90]));
+        let mut out = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
+            .encode_image(&img)
+            .expect("encode");
+        out
+    }
+
+    #[test]
+    fn a_good_jpeg_decodes_and_thumbnails_shrink_but_never_grow() {
+        let f = write_tmp(&jpeg(1200, 800));
+        let d = decode(f.path(), 100_000_000).expect("valid");
+        assert_eq!(
+            (d.content_type, d.image.width(), d.image.height()),
+            ("image/jpeg", 1200, 800)
+        );
+        let t = image::load_from_memory(&jpeg_thumbnail(&d.image, 512, 80).expect("thumb"))
+            .expect("jpeg");
+        assert_eq!((t.width(), t.height()), (512, 341));
+        let t = image::load_from_memory(&jpeg_thumbnail(&d.image, 4000, 80).expect("thumb"))
+            .expect("jpeg");
+        assert_eq!((t.width(), t.height()), (1200, 800));
+    }
+
+    #[test]
+    fn truncated_jpeg_is_corrupt() {
+        let full = jpeg(640, 480);
+        let f = write_tmp(&full[..full.len() / 2]);
+        assert_eq!(
+            decode(f.path(), 100_000_000).err().map(|r| r.code),
+            Some(ErrorCode::CorruptImage)
+        );
+    }
+
+    #[test]
+    fn heic_text_and_empty_files_get_their_own_codes() {
+        let mut heic = vec![0, 0, 0, 24];
+        heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
+        let cases: [(&[u8], ErrorCode); 3] = [
+            (&heic, ErrorCode::HeicNotSupported),
+            (
+                b"hello, I am text pretending to be a jpeg",
+                ErrorCode::UnsupportedImageFormat,
+            ),
+            (b"", ErrorCode::EmptyPhoto),
+        ];
+        for (bytes, code) in cases {
+            let f = write_tmp(bytes);
+            assert_eq!(
+                decode(f.path(), 100_000_000).err().map(|r| r.code),
+                Some(code)
+            );
+        }
+    }
+}
