@@ -1,0 +1,10 @@
+//! Everything the desktop app does that is not a window, testable without one. So far: the
+//! local library (SQLite and content-addressed photo files) and photo import with
+//! thumbnails. Drafts, the sync engine, accounts and the unlock watcher build on these.
+
+pub mod import;
+pub mod library;
+mod metadata;
+
+pub use import::{CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, import};
+pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};

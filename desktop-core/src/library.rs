@@ -1,0 +1,192 @@
+//! The local library: a SQLite database (WAL, foreign keys, versioned migrations) and the
+//! photo files beside it, content-addressed by SHA-256 so the same photo is stored once.
+//! Files reach their final name by rename after they are complete, and a row is written
+//! only after its files are in place, so a crash leaves no half photo and no row without
+//! its file.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Errors of the library.
+#[derive(Debug, thiserror::Error)]
+pub enum LibraryError {
+    #[error("library database: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("library files: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The migrations, in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &["CREATE TABLE photos (
+        sha256       TEXT PRIMARY KEY,
+        size         INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        width        INTEGER NOT NULL,
+        height       INTEGER NOT NULL,
+        taken_at     INTEGER,
+        camera       TEXT,
+        imported_at  INTEGER NOT NULL
+    );"];
+
+/// The two thumbnails every photo gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThumbSize {
+    /// Around 256 px, for grids.
+    Grid,
+    /// Around 1280 px, for the larger preview.
+    Preview,
+}
+
+impl ThumbSize {
+    /// Longest side in pixels.
+    pub fn pixels(self) -> u32 {
+        match self {
+            Self::Grid => 256,
+            Self::Preview => 1280,
+        }
+    }
+}
+
+/// A stored photo.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoRecord {
+    pub sha256: String,
+    pub size: u64,
+    pub content_type: String,
+    pub width: u32,
+    pub height: u32,
+    /// Capture time from EXIF, Unix milliseconds.
+    pub taken_at: Option<i64>,
+    /// "Make Model" from EXIF.
+    pub camera: Option<String>,
+}
+
+/// A library folder.
+pub struct Library {
+    root: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for Library {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Library").field("root", &self.root).finish()
+    }
+}
+
+impl Library {
+    /// Opens (and creates) a library in `root`, runs pending migrations and clears what an
+    /// interrupted import left in the scratch folder.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, LibraryError> {
+        let root = root.into();
+        for dir in ["photos", "thumbnails", "incoming"] {
+            std::fs::create_dir_all(root.join(dir))?;
+        }
+        for entry in std::fs::read_dir(root.join("incoming"))? {
+            let _ = std::fs::remove_file(entry?.path());
+        }
+        let mut conn = Connection::open(root.join("library.db"))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        migrate(&mut conn)?;
+        Ok(Self {
+            root,
+            conn: Mutex::new(conn),
+        })
+    }
+
+    /// The library folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where unfinished files are written before they are renamed into place.
+    pub(crate) fn incoming(&self) -> PathBuf {
+        self.root
+            .join("incoming")
+            .join(uuid::Uuid::new_v4().to_string())
+    }
+
+    /// The original of a photo.
+    pub fn photo_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("photos").join(&sha256[..2]).join(sha256)
+    }
+
+    /// A thumbnail of a photo.
+    pub fn thumbnail_path(&self, sha256: &str, size: ThumbSize) -> PathBuf {
+        self.root
+            .join("thumbnails")
+            .join(&sha256[..2])
+            .join(format!("{sha256}-{}.jpg", size.pixels()))
+    }
+
+    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite inconsistent (it has its own
+        // transactions), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A stored photo by hash.
+    pub fn photo(&self, sha256: &str) -> Result<Option<PhotoRecord>, LibraryError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT sha256, size, content_type, width, height, taken_at, camera \
+                 FROM photos WHERE sha256 = ?1",
+                params![sha256],
+                |r| {
+                    Ok(PhotoRecord {
+                        sha256: r.get(0)?,
+                        size: r.get(1)?,
+                        content_type: r.get(2)?,
+                        width: r.get(3)?,
+                        height: r.get(4)?,
+                        taken_at: r.get(5)?,
+                        camera: r.get(6)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// How many photos the library holds.
+    pub fn photo_count(&self) -> Result<u64, LibraryError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT COUNT(*) FROM photos", [], |r| r.get(0))?)
+    }
+
+    /// Records a photo whose files are already in place; false if it was already there.
+    pub(crate) fn insert_photo(&self, p: &PhotoRecord, now: i64) -> Result<bool, LibraryError> {
+        let n = self.conn().execute(
+            "INSERT OR IGNORE INTO photos \
+             (sha256, size, content_type, width, height, taken_at, camera, imported_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                p.sha256,
+                p.size,
+                p.content_type,
+                p.width,
+                p.height,
+                p.taken_at,
+                p.camera,
+                now
+            ],
+        )?;
+        Ok(n == 1)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), LibraryError> {
+    let done: usize = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
