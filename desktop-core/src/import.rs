@@ -183,17 +183,10 @@ fn import_one(library: &Library, path: &Path) -> Result<ImportedPhoto, ImportFai
     }
     let decoded = imaging::decode(&scratch.0, MAX_PIXELS).map_err(|r| fail(r.code, r.message))?;
     let meta = metadata::read(&scratch.0);
-    // One decode, both sizes: the grid thumbnail comes from the preview-sized image.
-    let preview_size = ThumbSize::Preview.pixels();
-    let preview = if decoded.image.width().max(decoded.image.height()) > preview_size {
-        decoded.image.thumbnail(preview_size, preview_size)
-    } else {
-        decoded.image.clone()
-    };
-    let preview_jpeg =
-        imaging::jpeg_thumbnail(&preview, preview_size, 85).map_err(|r| fail(r.code, r.message))?;
-    let grid_jpeg = imaging::jpeg_thumbnail(&preview, ThumbSize::Grid.pixels(), 82)
-        .map_err(|r| fail(r.code, r.message))?;
+    let Thumbnails {
+        preview: preview_jpeg,
+        grid: grid_jpeg,
+    } = thumbnails(&decoded.image).map_err(|r| fail(r.code, r.message))?;
     let record = PhotoRecord {
         sha256: sha256.clone(),
         size,
@@ -222,6 +215,30 @@ fn import_one(library: &Library, path: &Path) -> Result<ImportedPhoto, ImportFai
         photo: record,
         // Two copies of new bytes in one import race to the insert; the loser is the copy.
         duplicate: !inserted,
+    })
+}
+
+/// The two JPEG thumbnails of a photo.
+#[derive(Debug, Clone)]
+pub struct Thumbnails {
+    /// Longest side at most [`ThumbSize::Preview`].
+    pub preview: Vec<u8>,
+    /// Longest side at most [`ThumbSize::Grid`].
+    pub grid: Vec<u8>,
+}
+
+/// Makes both thumbnails of an upright image, exactly as import does: one resize to the
+/// preview size, and the grid size from that, never from the full image again.
+pub fn thumbnails(image: &image::DynamicImage) -> Result<Thumbnails, imaging::Rejection> {
+    let preview_size = ThumbSize::Preview.pixels();
+    let preview = if image.width().max(image.height()) > preview_size {
+        image.thumbnail(preview_size, preview_size)
+    } else {
+        image.clone()
+    };
+    Ok(Thumbnails {
+        preview: imaging::jpeg_thumbnail(&preview, preview_size, 85)?,
+        grid: imaging::jpeg_thumbnail(&preview, ThumbSize::Grid.pixels(), 82)?,
     })
 }
 

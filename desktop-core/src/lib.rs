@@ -6,5 +6,8 @@ pub mod import;
 pub mod library;
 mod metadata;
 
-pub use import::{CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, import};
+pub use import::{
+    CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, MAX_PIXELS,
+    Thumbnails, import, thumbnails,
+};
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};

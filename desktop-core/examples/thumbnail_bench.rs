@@ -1,0 +1,133 @@
+//! Makes the app's two thumbnails (1280 and 256 px) for every photo in a folder exactly as
+//! import does, and the same two sizes with `vipsthumbnail` (one batch process per size) in
+//! the same run; prints photos/s and peak memory of each, and last `ratio_vs_vips: R`.
+//!
+//! cargo run --release -p desktop-core --example thumbnail_bench -- FOLDER [--out DIR]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow_free::Result;
+use rayon::prelude::*;
+
+mod anyhow_free {
+    pub type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+}
+
+fn peak_rss_mb(pid: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|v| v.parse::<f64>().ok())
+            })
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Runs a command, sampling its peak resident memory until it exits.
+fn run_measured(cmd: &mut Command) -> Result<(Duration, f64)> {
+    let start = Instant::now();
+    let mut child = cmd.spawn()?;
+    let pid = child.id().to_string();
+    let mut peak: f64 = 0.0;
+    loop {
+        peak = peak.max(peak_rss_mb(&pid));
+        if let Some(status) = child.try_wait()? {
+            if !status.success() {
+                return Err(format!("{cmd:?} failed: {status}").into());
+            }
+            return Ok((start.elapsed(), peak));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn main() -> Result<()> {
+    let mut args = std::env::args().skip(1);
+    let folder = PathBuf::from(
+        args.next()
+            .ok_or("usage: thumbnail_bench FOLDER [--out DIR]")?,
+    );
+    let out = match (args.next().as_deref(), args.next()) {
+        (Some("--out"), Some(dir)) => Some(PathBuf::from(dir)),
+        (None, _) => None,
+        _ => return Err("usage: thumbnail_bench FOLDER [--out DIR]".into()),
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no files in {}", folder.display()).into());
+    }
+    let ours_dir = out
+        .clone()
+        .unwrap_or_else(|| std::env::temp_dir().join("itc-thumb-bench-ours"));
+    let vips_dir = std::env::temp_dir().join("itc-thumb-bench-vips");
+    for d in [&ours_dir, &vips_dir] {
+        std::fs::create_dir_all(d)?;
+    }
+
+    let start = Instant::now();
+    let failures: Vec<String> = files
+        .par_iter()
+        .filter_map(|path| match make(path, &ours_dir) {
+            Ok(()) => None,
+            Err(e) => Some(format!("{}: {e}", path.display())),
+        })
+        .collect();
+    let ours = start.elapsed();
+    let ours_peak = peak_rss_mb("self");
+    let n = files.len() - failures.len();
+    for f in &failures {
+        eprintln!("skipped {f}");
+    }
+
+    let mut vips_time = Duration::ZERO;
+    let mut vips_peak: f64 = 0.0;
+    for (size, q) in [(1280, 85), (256, 82)] {
+        let mut cmd = Command::new("vipsthumbnail");
+        cmd.arg("--size")
+            .arg(format!("{size}x{size}"))
+            .arg("-o")
+            .arg(vips_dir.join(format!("%s-{size}.jpg[Q={q},strip]")))
+            .args(&files);
+        let (t, peak) = run_measured(&mut cmd)?;
+        vips_time += t;
+        vips_peak = vips_peak.max(peak);
+    }
+    let ours_rate = n as f64 / ours.as_secs_f64();
+    let vips_rate = files.len() as f64 / vips_time.as_secs_f64();
+    println!(
+        "photos: {n} of {} ({} skipped)",
+        files.len(),
+        failures.len()
+    );
+    println!(
+        "ours: {:.2} s, {ours_rate:.1} photos/s, peak RSS {ours_peak:.0} MB",
+        ours.as_secs_f64()
+    );
+    println!(
+        "vipsthumbnail: {:.2} s, {vips_rate:.1} photos/s, peak RSS {vips_peak:.0} MB",
+        vips_time.as_secs_f64()
+    );
+    println!("ratio_vs_vips: {:.2}", ours_rate / vips_rate);
+    Ok(())
+}
+
+/// One photo, exactly as import makes its thumbnails.
+fn make(path: &Path, out: &Path) -> Result<()> {
+    let decoded = imaging::decode(path, desktop_core::MAX_PIXELS).map_err(|r| r.message)?;
+    let t = desktop_core::thumbnails(&decoded.image).map_err(|r| r.message)?;
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned());
+    std::fs::write(out.join(format!("{stem}-1280.jpg")), t.preview)?;
+    std::fs::write(out.join(format!("{stem}-256.jpg")), t.grid)?;
+    Ok(())
+}
