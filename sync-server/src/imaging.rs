@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-pub use imaging::{ACCEPTED_TYPES, Rejection};
+pub use imaging::{ACCEPTED_TYPES, Rejection, extension};
 
 /// Longest side of the server's thumbnail, in pixels.
 pub const THUMBNAIL_SIZE: u32 = 512;

@@ -539,7 +539,7 @@ pub async fn fetch(
             let name = row
                 .file_name
                 .clone()
-                .unwrap_or_else(|| format!("{}.{}", row.id, extension(&row.content_type)));
+                .unwrap_or_else(|| format!("{}.{}", row.id, imaging::extension(&row.content_type)));
             (
                 keys::original(&row.user_id, &row.sha256),
                 row.content_type.clone(),
@@ -575,17 +575,6 @@ pub async fn fetch(
         content_type,
         disposition,
     })
-}
-
-fn extension(content_type: &str) -> &'static str {
-    match content_type {
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "image/bmp" => "bmp",
-        "image/tiff" => "tiff",
-        _ => "jpg",
-    }
 }
 
 /// A Content-Disposition value safe for any file name (RFC 6266 with an ASCII fallback).

@@ -163,23 +163,18 @@ pub fn not_found_page() -> String {
     )
 }
 
-fn extension(content_type: &str) -> &'static str {
-    match content_type {
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "image/bmp" => "bmp",
-        "image/tiff" => "tif",
-        _ => "jpg",
-    }
-}
-
 /// A photo's name for people: its file name, or "Photo N.ext".
 pub fn display_name(p: &PhotoRow, index: usize) -> String {
     p.file_name
         .as_deref()
         .and_then(clean_file_name)
-        .unwrap_or_else(|| format!("Photo {}.{}", index + 1, extension(&p.content_type)))
+        .unwrap_or_else(|| {
+            format!(
+                "Photo {}.{}",
+                index + 1,
+                imaging::extension(&p.content_type)
+            )
+        })
 }
 
 /// One photo of the shared capsule, or 404 when the id is not one of its photos.

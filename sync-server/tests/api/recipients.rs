@@ -169,16 +169,16 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
             .status(),
         200
     );
-    let res = app
-        .req(
+    let revoke = |recipient: &'static str| {
+        app.req(
             reqwest::Method::POST,
             &format!("/v1/capsules/{revocable}/links/revoke"),
             &user,
         )
-        .json(&json!({"recipient": "Guest@Example.com"}))
+        .json(&json!({ "recipient": recipient }))
         .send()
-        .await
-        .expect("revoke");
+    };
+    let res = revoke("Guest@Example.com").await.expect("revoke");
     assert_eq!(res.status(), 204);
     assert_eq!(
         app.client
@@ -193,16 +193,7 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
         app.client.get(&link).send().await.expect("page").status(),
         200
     );
-    let res = app
-        .req(
-            reqwest::Method::POST,
-            &format!("/v1/capsules/{revocable}/links/revoke"),
-            &user,
-        )
-        .json(&json!({"recipient": "nobody@example.com"}))
-        .send()
-        .await
-        .expect("revoke");
+    let res = revoke("nobody@example.com").await.expect("revoke");
     assert_eq!(res.status(), 404);
     // After the link's lifetime, it is gone too.
     app.clock.advance(chrono::Duration::days(91));
