@@ -2,10 +2,12 @@
 //! local library (SQLite and content-addressed photo files) and photo import with
 //! thumbnails. Drafts, the sync engine, accounts and the unlock watcher build on these.
 
+pub mod drafts;
 pub mod import;
 pub mod library;
 mod metadata;
 
+pub use drafts::{Draft, DraftError, DraftPhoto};
 pub use import::{
     CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, MAX_PIXELS,
     Thumbnails, import, thumbnails,

@@ -19,7 +19,8 @@ pub enum LibraryError {
 }
 
 /// The migrations, in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &["CREATE TABLE photos (
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE photos (
         sha256       TEXT PRIMARY KEY,
         size         INTEGER NOT NULL,
         content_type TEXT NOT NULL,
@@ -28,7 +29,31 @@ const MIGRATIONS: &[&str] = &["CREATE TABLE photos (
         taken_at     INTEGER,
         camera       TEXT,
         imported_at  INTEGER NOT NULL
-    );"];
+    );",
+    // Capsules as this device knows them; drafts are made and edited here first.
+    // `server_version` is 0 until the server has seen the capsule.
+    "CREATE TABLE capsules (
+        id             TEXT PRIMARY KEY,
+        title          TEXT NOT NULL,
+        note           TEXT NOT NULL,
+        open_at        INTEGER,
+        time_zone      TEXT NOT NULL,
+        recipients     TEXT NOT NULL,
+        state          TEXT NOT NULL,
+        server_version INTEGER NOT NULL DEFAULT 0,
+        created_at     INTEGER NOT NULL,
+        updated_at     INTEGER NOT NULL
+    );
+    CREATE INDEX capsules_open_at ON capsules (open_at);
+    CREATE TABLE capsule_photos (
+        id         TEXT PRIMARY KEY,
+        capsule_id TEXT NOT NULL REFERENCES capsules(id) ON DELETE CASCADE,
+        sha256     TEXT NOT NULL REFERENCES photos(sha256),
+        file_name  TEXT,
+        added_at   INTEGER NOT NULL,
+        UNIQUE (capsule_id, sha256)
+    );",
+];
 
 /// The two thumbnails every photo gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -123,7 +148,7 @@ impl Library {
             .join(format!("{sha256}-{}.jpg", size.pixels()))
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite inconsistent (it has its own
         // transactions), so a poisoned lock is still usable.
         self.conn.lock().unwrap_or_else(|p| p.into_inner())

@@ -6,6 +6,7 @@ pub mod capsules;
 pub mod error;
 pub mod photos;
 pub mod sync;
+pub mod validate;
 
 pub use accounts::*;
 pub use capsules::*;

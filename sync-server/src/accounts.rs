@@ -15,11 +15,7 @@ use crate::state::AppState;
 
 /// Trims and lower-cases an email, and checks it is an address.
 pub fn normalise_email(email: &str) -> ApiResult<String> {
-    let e = email.trim().to_lowercase();
-    if e.len() > 254 || !email_address::EmailAddress::is_valid(&e) {
-        return Err(ApiError::invalid("Enter a valid email address."));
-    }
-    Ok(e)
+    protocol::validate::email(email).map_err(|_| ApiError::invalid("Enter a valid email address."))
 }
 
 async fn hash_password(pw: String) -> ApiResult<String> {

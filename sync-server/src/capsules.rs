@@ -1,9 +1,7 @@
 //! Drafts, sealing and deletion of capsules.
 
 use axum::http::StatusCode;
-use protocol::{
-    Capsule, CapsuleState, CapsuleWrite, ErrorCode, MAX_NOTE_CHARS, MAX_RECIPIENTS, MAX_TITLE_CHARS,
-};
+use protocol::{Capsule, CapsuleState, CapsuleWrite, ErrorCode};
 use uuid::Uuid;
 
 use crate::auth::AuthUser;
@@ -17,80 +15,16 @@ use crate::photos::collect_garbage;
 use crate::state::AppState;
 use crate::views;
 
-/// Furthest open date accepted: a century ahead.
-const MAX_YEARS_AHEAD: i64 = 100;
-
-fn has_bad_controls(s: &str, allow_newlines: bool) -> bool {
-    s.chars()
-        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
-}
-
-/// Checks and normalises the editable fields of a draft.
+/// Checks and normalises the editable fields of a draft (the rules live in `protocol`,
+/// shared with the desktop).
 pub fn validate(state: &AppState, w: &CapsuleWrite) -> ApiResult<CapsuleFields> {
-    let title = w.title.trim();
-    if title.is_empty() {
-        return Err(ApiError::invalid("Give the capsule a title."));
-    }
-    if title.chars().count() > MAX_TITLE_CHARS || has_bad_controls(title, false) {
-        return Err(ApiError::invalid(format!(
-            "The title must be one line of at most {MAX_TITLE_CHARS} characters."
-        )));
-    }
-    if w.note.chars().count() > MAX_NOTE_CHARS || has_bad_controls(&w.note, true) {
-        return Err(ApiError::invalid(format!(
-            "The note must be text of at most {MAX_NOTE_CHARS} characters."
-        )));
-    }
-    let tz = w.time_zone.trim();
-    if tz.is_empty()
-        || tz.len() > 64
-        || !tz
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'+'))
-    {
-        return Err(ApiError::invalid(
-            "The time zone must be an IANA name such as Europe/Paris.",
-        ));
-    }
-    let open_at = match w.open_at {
-        Some(t) => {
-            let limit = state.clock.now() + chrono::Duration::days(365 * MAX_YEARS_AHEAD);
-            if t > limit {
-                return Err(ApiError::invalid(format!(
-                    "The open date must be within {MAX_YEARS_AHEAD} years."
-                )));
-            }
-            Some(to_ms(t))
-        }
-        None => None,
-    };
-    if w.recipients.len() > MAX_RECIPIENTS {
-        return Err(ApiError::invalid(format!(
-            "A capsule can have at most {MAX_RECIPIENTS} recipients."
-        )));
-    }
-    let mut recipients: Vec<String> = Vec::with_capacity(w.recipients.len());
-    for r in &w.recipients {
-        let addr = r.trim().to_lowercase();
-        if addr.len() > 254 || !email_address::EmailAddress::is_valid(&addr) {
-            return Err(ApiError::invalid(format!(
-                "“{}” is not a valid email address.",
-                r.chars()
-                    .filter(|c| !c.is_control())
-                    .take(80)
-                    .collect::<String>()
-            )));
-        }
-        if !recipients.contains(&addr) {
-            recipients.push(addr);
-        }
-    }
+    let v = protocol::validate::capsule(w, state.clock.now()).map_err(ApiError::invalid)?;
     Ok(CapsuleFields {
-        title: title.to_owned(),
-        note: w.note.clone(),
-        open_at,
-        time_zone: tz.to_owned(),
-        recipients: serde_json::to_string(&recipients).map_err(anyhow::Error::from)?,
+        title: v.title,
+        note: v.note,
+        open_at: v.open_at.map(to_ms),
+        time_zone: v.time_zone,
+        recipients: serde_json::to_string(&v.recipients).map_err(anyhow::Error::from)?,
     })
 }
 
