@@ -47,32 +47,6 @@ fn ascii(tag: Tag, s: &str) -> Field {
     }
 }
 
-/// A PNG header claiming 30000×30000 pixels with a tiny body.
-fn png_bomb() -> Vec<u8> {
-    let mut png = encode(&gradient(4, 4, 0), image::ImageFormat::Png);
-    // IHDR starts at byte 8: length(4) "IHDR"(4) width(4) height(4) ... crc(4).
-    png[16..20].copy_from_slice(&30000u32.to_be_bytes());
-    png[20..24].copy_from_slice(&30000u32.to_be_bytes());
-    let crc = crc32(&png[12..29]);
-    png[29..33].copy_from_slice(&crc.to_be_bytes());
-    png
-}
-
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
     let p = dir.join(name);
     if let Some(parent) = p.parent() {
@@ -135,7 +109,11 @@ fn a_mixed_folder_imports_the_photos_and_gives_each_bad_file_its_reason() {
     write(s, "bad/notes.jpg", b"shopping list: milk, eggs, film\n");
     write(s, "bad/empty.jpg", b"");
     write(s, "bad/cut.jpg", &jpeg[..jpeg.len() / 2]);
-    write(s, "bad/bomb.png", &png_bomb());
+    write(
+        s,
+        "bad/bomb.png",
+        &imaging::test_images::png_bomb(30000, 30000),
+    );
 
     let report = import(
         &library,
@@ -366,7 +344,11 @@ fn a_decompression_bomb_is_refused_without_a_large_allocation() {
     let src = tempfile::tempdir().expect("tmp");
     let lib_dir = tempfile::tempdir().expect("tmp");
     let library = Library::open(lib_dir.path()).expect("library");
-    let path = write(src.path(), "bomb.png", &png_bomb());
+    let path = write(
+        src.path(),
+        "bomb.png",
+        &imaging::test_images::png_bomb(30000, 30000),
+    );
     let before = peak_rss_kb();
     let report = import(&library, &[path], &quiet, &CancelToken::default());
     let grew_mb = (peak_rss_kb().saturating_sub(before)) / 1024;

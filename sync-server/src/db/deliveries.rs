@@ -7,7 +7,7 @@ use sqlx::{Any, AnyConnection, FromRow};
 
 use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, in_list, q};
+use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, fetch_in, in_list, q};
 
 /// A capsule that has just been opened by this worker.
 #[derive(Debug, Clone, FromRow)]
@@ -138,38 +138,22 @@ impl Db {
 
     /// Capsules with their owners' addresses, for composing emails.
     pub async fn capsules_for_mail(&self, ids: &[&str]) -> DbResult<Vec<MailCapsuleRow>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT {CAPSULE_COLUMNS}, u.email AS owner_email FROM capsules c \
-                 JOIN users u ON u.id = c.user_id WHERE c.id IN ({})",
-                in_list(chunk.len(), 1)
-            );
-            let mut query = sqlx::query_as::<Any, MailCapsuleRow>(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            out.extend(query.fetch_all(&self.pool).await.map_err(q)?);
-        }
-        Ok(out)
+        let mut conn = self.pool.acquire().await.map_err(q)?;
+        let sql = format!(
+            "SELECT {CAPSULE_COLUMNS}, u.email AS owner_email FROM capsules c \
+             JOIN users u ON u.id = c.user_id WHERE c.id IN ({{ids}})"
+        );
+        fetch_in(&mut conn, &sql, ids).await
     }
 
     /// The ready photos of these capsules, oldest first.
     pub async fn photos_of_capsules(&self, capsule_ids: &[&str]) -> DbResult<Vec<PhotoRow>> {
-        let mut out = Vec::new();
-        for chunk in capsule_ids.chunks(ROWS_PER_STATEMENT) {
-            let sql = format!(
-                "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.state = 'ready' \
-                 AND p.capsule_id IN ({}) ORDER BY p.created_at, p.id",
-                in_list(chunk.len(), 1)
-            );
-            let mut query = sqlx::query_as::<Any, PhotoRow>(&sql);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            out.extend(query.fetch_all(&self.pool).await.map_err(q)?);
-        }
-        Ok(out)
+        let mut conn = self.pool.acquire().await.map_err(q)?;
+        let sql = format!(
+            "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.state = 'ready' \
+             AND p.capsule_id IN ({{ids}}) ORDER BY p.created_at, p.id"
+        );
+        fetch_in(&mut conn, &sql, capsule_ids).await
     }
 
     /// Records a failed attempt: back to the queue at `retry_at`, or failed for good.
@@ -300,19 +284,12 @@ pub async fn owner_emails(
     conn: &mut AnyConnection,
     user_ids: &[&str],
 ) -> DbResult<Vec<(String, String)>> {
-    let mut out = Vec::with_capacity(user_ids.len());
-    for chunk in user_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT id, email FROM users WHERE id IN ({})",
-            in_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query_as::<Any, (String, String)>(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
-    }
-    Ok(out)
+    fetch_in(
+        conn,
+        "SELECT id, email FROM users WHERE id IN ({ids})",
+        user_ids,
+    )
+    .await
 }
 
 /// (photo id, capsule id) of every photo of these capsules.
@@ -320,18 +297,7 @@ pub async fn photo_ids_of(
     conn: &mut AnyConnection,
     capsule_ids: &[&str],
 ) -> DbResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for chunk in capsule_ids.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!(
-            "SELECT id, capsule_id FROM photos WHERE capsule_id IN ({}) \
-             ORDER BY created_at, id",
-            in_list(chunk.len(), 1)
-        );
-        let mut query = sqlx::query_as::<Any, (String, String)>(&sql);
-        for id in chunk {
-            query = query.bind(*id);
-        }
-        out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
-    }
-    Ok(out)
+    let sql = "SELECT id, capsule_id FROM photos WHERE capsule_id IN ({ids}) \
+               ORDER BY created_at, id";
+    fetch_in(conn, sql, capsule_ids).await
 }

@@ -124,6 +124,28 @@ pub(crate) fn in_list(n: usize, start: usize) -> String {
 /// Rows per multi-row statement: well under both engines' parameter limits.
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
+/// Runs a query whose `{ids}` stands for an `IN` list, once per chunk of ids, and collects
+/// the rows (ordering holds within a chunk only).
+pub(crate) async fn fetch_in<T>(
+    conn: &mut sqlx::AnyConnection,
+    sql: &str,
+    ids: &[&str],
+) -> DbResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        let sql = sql.replace("{ids}", &in_list(chunk.len(), 1));
+        let mut query = sqlx::query_as::<sqlx::Any, T>(&sql);
+        for id in chunk {
+            query = query.bind(*id);
+        }
+        out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
+    }
+    Ok(out)
+}
+
 pub(crate) fn q(err: sqlx::Error) -> DbError {
     DbError::classify(err)
 }

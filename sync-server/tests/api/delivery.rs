@@ -126,7 +126,7 @@ async fn a_capsule_opens_at_its_date_and_each_recipient_gets_exactly_one_email(b
     }
     // Every link works and leads to this capsule.
     for m in &mails {
-        let page = app.client.get(link_in(m)).send().await.expect("page");
+        let page = app.fetch(link_in(m)).await;
         assert_eq!(page.status(), 200);
         let html = page.text().await.expect("html");
         assert!(html.contains("Lake summer 2026"));

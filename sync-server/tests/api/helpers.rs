@@ -278,6 +278,11 @@ pub fn jpeg(w: u32, h: u32, seed: u8) -> Vec<u8> {
 }
 
 impl TestApp {
+    /// A plain GET without a token (recipient links, probes).
+    pub async fn fetch(&self, url: impl reqwest::IntoUrl) -> reqwest::Response {
+        self.client.get(url).send().await.expect("request")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -210,45 +210,6 @@ async fn the_same_bytes_twice_are_never_uploaded_again(b: Backend) {
     assert!(d.upload.is_none());
 }
 
-/// A PNG header claiming 30000×30000 pixels with a tiny body: a decompression bomb.
-fn png_bomb() -> Vec<u8> {
-    fn crc32(data: &[u8]) -> u32 {
-        let mut crc = 0xFFFF_FFFFu32;
-        for &b in data {
-            crc ^= u32::from(b);
-            for _ in 0..8 {
-                crc = if crc & 1 != 0 {
-                    (crc >> 1) ^ 0xEDB8_8320
-                } else {
-                    crc >> 1
-                };
-            }
-        }
-        !crc
-    }
-    fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let mut body = kind.to_vec();
-        body.extend_from_slice(data);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    }
-    let mut out = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut ihdr = Vec::new();
-    ihdr.extend_from_slice(&30000u32.to_be_bytes());
-    ihdr.extend_from_slice(&30000u32.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
-    chunk(&mut out, b"IHDR", &ihdr);
-    // A zlib stream of zeros (stored blocks would be huge; this is 1 KB of deflate).
-    chunk(
-        &mut out,
-        b"IDAT",
-        &[0x78, 0x9c, 0x63, 0x60, 0x18, 0x05, 0x00, 0x00],
-    );
-    chunk(&mut out, b"IEND", &[]);
-    out
-}
-
 async fn bad_images_get_422_with_a_clear_code(b: Backend) {
     let app = spawn_app(b).await;
     let user = app.new_user().await;
@@ -272,7 +233,11 @@ async fn bad_images_get_422_with_a_clear_code(b: Backend) {
             "unsupported_image_format",
         ),
         ("heic", heic, "heic_not_supported"),
-        ("bomb", png_bomb(), "image_too_large"),
+        (
+            "bomb",
+            imaging::test_images::png_bomb(30000, 30000),
+            "image_too_large",
+        ),
     ];
     for (label, bytes, code) in cases {
         let photo = Uuid::now_v7();

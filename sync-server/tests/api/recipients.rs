@@ -57,7 +57,7 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
     let (id, link) = open_capsule(&app, &smtp, &user, "Gallery <one>", &photos).await;
     let (other_id, _) = open_capsule(&app, &smtp, &user, "Another", &[jpeg(50, 50, 9)]).await;
 
-    let page = app.client.get(&link).send().await.expect("page");
+    let page = app.fetch(&link).await;
     assert_eq!(page.status(), 200);
     let headers = page.headers().clone();
     let csp = headers["content-security-policy"].to_str().expect("csp");
@@ -78,21 +78,11 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
         .collect();
     for (pid, bytes) in ids.iter().zip(&photos) {
         assert!(html.contains(&format!("/photos/{pid}/thumbnail")));
-        let thumb = app
-            .client
-            .get(format!("{link}/photos/{pid}/thumbnail"))
-            .send()
-            .await
-            .expect("thumb");
+        let thumb = app.fetch(format!("{link}/photos/{pid}/thumbnail")).await;
         assert_eq!(thumb.status(), 200);
         image::load_from_memory(&thumb.bytes().await.expect("bytes")).expect("a thumbnail");
         for view in ["", "/download"] {
-            let res = app
-                .client
-                .get(format!("{link}/photos/{pid}{view}"))
-                .send()
-                .await
-                .expect("photo");
+            let res = app.fetch(format!("{link}/photos/{pid}{view}")).await;
             assert_eq!(res.status(), 200, "{view}");
             assert_eq!(&res.bytes().await.expect("bytes")[..], &bytes[..]);
         }
@@ -103,21 +93,11 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
         .await;
     let foreign = other["capsule"]["photos"][0]["id"].as_str().expect("id");
     for view in ["", "/download", "/thumbnail"] {
-        let res = app
-            .client
-            .get(format!("{link}/photos/{foreign}{view}"))
-            .send()
-            .await
-            .expect("photo");
+        let res = app.fetch(format!("{link}/photos/{foreign}{view}")).await;
         assert_eq!(res.status(), 404, "{view}");
     }
     // The zip holds every original byte for byte.
-    let zip = app
-        .client
-        .get(format!("{link}/download.zip"))
-        .send()
-        .await
-        .expect("zip");
+    let zip = app.fetch(format!("{link}/download.zip")).await;
     assert_eq!(zip.status(), 200);
     assert_eq!(zip.headers()["content-type"], "application/zip");
     let bytes = zip.bytes().await.expect("bytes");
@@ -147,7 +127,7 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
         "/c/x",
         "/c/../../etc/passwd",
     ] {
-        let res = app.client.get(app.url(bad)).send().await.expect("page");
+        let res = app.fetch(app.url(bad)).await;
         assert_eq!(res.status(), 404, "{bad}");
     }
     // A revoked link is gone at once; the owner's other recipients keep theirs.
@@ -160,15 +140,7 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
         .find(|c| c["capsule"]["title"] == "Revocable")
         .map(|c| c["capsule"]["id"].as_str().expect("id").to_owned())
         .expect("the capsule");
-    assert_eq!(
-        app.client
-            .get(&second_link)
-            .send()
-            .await
-            .expect("page")
-            .status(),
-        200
-    );
+    assert_eq!(app.fetch(&second_link).await.status(), 200);
     let revoke = |recipient: &'static str| {
         app.req(
             reqwest::Method::POST,
@@ -180,24 +152,13 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
     };
     let res = revoke("Guest@Example.com").await.expect("revoke");
     assert_eq!(res.status(), 204);
-    assert_eq!(
-        app.client
-            .get(&second_link)
-            .send()
-            .await
-            .expect("page")
-            .status(),
-        404
-    );
-    assert_eq!(
-        app.client.get(&link).send().await.expect("page").status(),
-        200
-    );
+    assert_eq!(app.fetch(&second_link).await.status(), 404);
+    assert_eq!(app.fetch(&link).await.status(), 200);
     let res = revoke("nobody@example.com").await.expect("revoke");
     assert_eq!(res.status(), 404);
     // After the link's lifetime, it is gone too.
     app.clock.advance(chrono::Duration::days(91));
-    let res = app.client.get(&link).send().await.expect("page");
+    let res = app.fetch(&link).await;
     assert_eq!(res.status(), 404);
     assert!(
         res.text()

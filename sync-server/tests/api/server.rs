@@ -10,11 +10,8 @@ use crate::helpers::{Backend, spawn_app, spawn_app_with};
 async fn openapi_document_lists_every_route() {
     let app = spawn_app(Backend::SqliteFolder).await;
     let doc: Value = app
-        .client
-        .get(app.url("/v1/openapi.json"))
-        .send()
+        .fetch(app.url("/v1/openapi.json"))
         .await
-        .expect("request")
         .json()
         .await
         .expect("json");
@@ -56,20 +53,10 @@ async fn probes_answer_and_unknown_routes_get_a_json_404() {
     for b in [Backend::SqliteFolder, Backend::PostgresS3] {
         let app = spawn_app(b).await;
         for probe in ["/healthz", "/readyz"] {
-            let res = app
-                .client
-                .get(app.url(probe))
-                .send()
-                .await
-                .expect("request");
+            let res = app.fetch(app.url(probe)).await;
             assert_eq!(res.status(), 200, "{probe} on {b:?}");
         }
-        let res = app
-            .client
-            .get(app.url("/v1/nothing-here"))
-            .send()
-            .await
-            .expect("request");
+        let res = app.fetch(app.url("/v1/nothing-here")).await;
         assert_eq!(res.status(), 404);
         assert_eq!(res.headers()["x-content-type-options"], "nosniff");
         let body: Value = res.json().await.expect("json");
@@ -81,12 +68,7 @@ async fn probes_answer_and_unknown_routes_get_a_json_404() {
 async fn readiness_fails_while_the_blob_store_is_gone() {
     let app = spawn_app(Backend::SqliteFolder).await;
     std::fs::remove_dir_all(app.data_dir.join("blobs")).expect("remove blobs");
-    let res = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("request");
+    let res = app.fetch(app.url("/readyz")).await;
     assert_eq!(res.status(), 503);
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["blob_store"], "unavailable");
