@@ -1,6 +1,7 @@
-//! Capsule drafts on this device: made, edited and deleted with no network at all, with
-//! the same rules the server applies (`protocol::validate`). Photos come from the library,
-//! each at most once per capsule.
+//! Capsule drafts on this device: made, edited, sealed and deleted with no network at all,
+//! with the same rules the server applies (`protocol::validate`). Photos come from the
+//! library, each at most once per capsule. Every change is written together with its outbox
+//! entry in one transaction, so nothing done offline is forgotten.
 
 use chrono::{DateTime, Utc};
 use protocol::{CapsuleState, CapsuleWrite};
@@ -8,6 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
 use crate::library::{Library, LibraryError};
+use crate::outbox::{self, OpKind};
 
 /// Why a draft operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +21,12 @@ pub enum DraftError {
     NotFound,
     #[error("This capsule is sealed; it cannot be changed before it opens.")]
     Sealed,
+    #[error("Add a photo or write a note before sealing.")]
+    Empty,
+    #[error("Pick the date the capsule opens before sealing.")]
+    NoOpenDate,
+    #[error("The open date has to be in the future.")]
+    OpenDatePassed,
     #[error(transparent)]
     Library(#[from] LibraryError),
 }
@@ -35,6 +43,10 @@ pub struct DraftPhoto {
     pub id: Uuid,
     pub sha256: String,
     pub file_name: Option<String>,
+    pub size: u64,
+    pub content_type: String,
+    /// The server holds these bytes, verified.
+    pub uploaded: bool,
 }
 
 /// A capsule as this device holds it.
@@ -47,15 +59,19 @@ pub struct Draft {
     pub time_zone: String,
     pub recipients: Vec<String>,
     pub state: CapsuleState,
+    /// Empty while sealed: this device keeps nothing of a sealed capsule's photos.
     pub photos: Vec<DraftPhoto>,
+    /// How many photos it holds, also while sealed.
+    pub photo_count: u32,
+    pub sealed_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
 }
 
-fn from_ms(v: i64) -> DateTime<Utc> {
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(v).unwrap_or_default()
 }
 
@@ -68,19 +84,25 @@ impl Library {
     ) -> Result<Draft, DraftError> {
         let v = protocol::validate::capsule(fields, now).map_err(DraftError::Invalid)?;
         let id = Uuid::now_v7();
-        self.conn().execute(
-            "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
-             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, ?7)",
-            params![
-                id.to_string(),
-                v.title,
-                v.note,
-                v.open_at.map(ms),
-                v.time_zone,
-                recipients_json(&v.recipients),
-                ms(now)
-            ],
-        )?;
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, ?7)",
+                params![
+                    id.to_string(),
+                    v.title,
+                    v.note,
+                    v.open_at.map(ms),
+                    v.time_zone,
+                    recipients_json(&v.recipients),
+                    ms(now)
+                ],
+            )?;
+            outbox::enqueue(&tx, OpKind::PutCapsule, id, None, ms(now))?;
+            tx.commit()?;
+        }
         self.draft(id)?.ok_or(DraftError::NotFound)
     }
 
@@ -93,32 +115,84 @@ impl Library {
     ) -> Result<Draft, DraftError> {
         let v = protocol::validate::capsule(fields, now).map_err(DraftError::Invalid)?;
         self.editable(id)?;
-        self.conn().execute(
-            "UPDATE capsules SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
-             recipients = ?6, updated_at = ?7 WHERE id = ?1",
-            params![
-                id.to_string(),
-                v.title,
-                v.note,
-                v.open_at.map(ms),
-                v.time_zone,
-                recipients_json(&v.recipients),
-                ms(now)
-            ],
-        )?;
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "UPDATE capsules SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
+                 recipients = ?6, updated_at = ?7 WHERE id = ?1",
+                params![
+                    id.to_string(),
+                    v.title,
+                    v.note,
+                    v.open_at.map(ms),
+                    v.time_zone,
+                    recipients_json(&v.recipients),
+                    ms(now)
+                ],
+            )?;
+            outbox::enqueue(&tx, OpKind::PutCapsule, id, None, ms(now))?;
+            tx.commit()?;
+        }
         self.draft(id)?.ok_or(DraftError::NotFound)
     }
 
-    /// Deletes a capsule from this device (its photos stay in the library).
-    pub fn delete_capsule(&self, id: Uuid) -> Result<(), DraftError> {
-        let n = self.conn().execute(
+    /// Deletes a capsule here and, through the outbox, everywhere (its photos stay in the
+    /// library). A sealed capsule cannot be deleted before it opens: that would be a way
+    /// round the seal's promise to its recipients.
+    pub fn delete_capsule(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), DraftError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let state: Option<String> = tx
+            .query_row(
+                "SELECT state FROM capsules WHERE id = ?1",
+                params![id.to_string()],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match state.as_deref() {
+            None => return Err(DraftError::NotFound),
+            Some("sealed") => return Err(DraftError::Sealed),
+            Some(_) => {}
+        }
+        tx.execute(
             "DELETE FROM capsules WHERE id = ?1",
             params![id.to_string()],
         )?;
-        if n == 0 {
-            return Err(DraftError::NotFound);
-        }
+        outbox::forget_capsule(&tx, id)?;
+        outbox::enqueue(&tx, OpKind::DeleteCapsule, id, None, ms(now))?;
+        tx.commit()?;
         Ok(())
+    }
+
+    /// Seals a draft on this device at once: from here on it cannot be edited, and it is
+    /// sent to the server (now, or when the network is back). The rules are checked here
+    /// too, so a person learns at once what is missing.
+    pub fn seal(&self, id: Uuid, now: DateTime<Utc>) -> Result<Draft, DraftError> {
+        let d = self.draft(id)?.ok_or(DraftError::NotFound)?;
+        if d.state != CapsuleState::Draft {
+            return Err(DraftError::Sealed);
+        }
+        if d.photos.is_empty() && d.note.trim().is_empty() {
+            return Err(DraftError::Empty);
+        }
+        match d.open_at {
+            None => return Err(DraftError::NoOpenDate),
+            Some(t) if t <= now => return Err(DraftError::OpenDatePassed),
+            Some(_) => {}
+        }
+        {
+            let mut conn = self.conn();
+            let tx = conn.transaction()?;
+            tx.execute(
+                "UPDATE capsules SET state = 'sealed', sealed_at = ?2, photo_count = ?3, \
+                 updated_at = ?2 WHERE id = ?1 AND state = 'draft'",
+                params![id.to_string(), ms(now), d.photos.len()],
+            )?;
+            outbox::enqueue(&tx, OpKind::Seal, id, None, ms(now))?;
+            tx.commit()?;
+        }
+        self.draft(id)?.ok_or(DraftError::NotFound)
     }
 
     /// Adds library photos to a draft; a photo already in it is not added twice. Answers the
@@ -134,17 +208,23 @@ impl Library {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             for (sha256, file_name) in photos {
-                tx.execute(
+                let photo_id = Uuid::now_v7();
+                let added = tx.execute(
                     "INSERT OR IGNORE INTO capsule_photos (id, capsule_id, sha256, file_name, \
-                     added_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                     size, content_type, taken_at, added_at) \
+                     SELECT ?1, ?2, sha256, ?4, size, content_type, taken_at, ?5 \
+                     FROM photos WHERE sha256 = ?3",
                     params![
-                        Uuid::now_v7().to_string(),
+                        photo_id.to_string(),
                         id.to_string(),
                         sha256,
                         file_name,
                         ms(now)
                     ],
                 )?;
+                if added == 1 {
+                    outbox::enqueue(&tx, OpKind::PutPhoto, id, Some(photo_id), ms(now))?;
+                }
             }
             tx.execute(
                 "UPDATE capsules SET updated_at = ?2 WHERE id = ?1",
@@ -163,17 +243,22 @@ impl Library {
         now: DateTime<Utc>,
     ) -> Result<(), DraftError> {
         self.editable(id)?;
-        let n = self.conn().execute(
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let n = tx.execute(
             "DELETE FROM capsule_photos WHERE id = ?1 AND capsule_id = ?2",
             params![photo_id.to_string(), id.to_string()],
         )?;
         if n == 0 {
             return Err(DraftError::NotFound);
         }
-        self.conn().execute(
+        tx.execute(
             "UPDATE capsules SET updated_at = ?2 WHERE id = ?1",
             params![id.to_string(), ms(now)],
         )?;
+        outbox::forget_photo(&tx, OpKind::PutPhoto, photo_id)?;
+        outbox::enqueue(&tx, OpKind::DeletePhoto, id, Some(photo_id), ms(now))?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -182,8 +267,8 @@ impl Library {
         let conn = self.conn();
         let row = conn
             .query_row(
-                "SELECT title, note, open_at, time_zone, recipients, state, updated_at \
-                 FROM capsules WHERE id = ?1",
+                "SELECT title, note, open_at, time_zone, recipients, state, updated_at, \
+                 photo_count, sealed_at FROM capsules WHERE id = ?1",
                 params![id.to_string()],
                 |r| {
                     Ok((
@@ -194,16 +279,29 @@ impl Library {
                         r.get::<_, String>(4)?,
                         r.get::<_, String>(5)?,
                         r.get::<_, i64>(6)?,
+                        r.get::<_, u32>(7)?,
+                        r.get::<_, Option<i64>>(8)?,
                     ))
                 },
             )
             .optional()?;
-        let Some((title, note, open_at, time_zone, recipients, state, updated_at)) = row else {
+        let Some((
+            title,
+            note,
+            open_at,
+            time_zone,
+            recipients,
+            state,
+            updated_at,
+            photo_count,
+            sealed_at,
+        )) = row
+        else {
             return Ok(None);
         };
         let mut stmt = conn.prepare(
-            "SELECT id, sha256, file_name FROM capsule_photos WHERE capsule_id = ?1 \
-             ORDER BY added_at, id",
+            "SELECT id, sha256, file_name, size, content_type, uploaded FROM capsule_photos \
+             WHERE capsule_id = ?1 ORDER BY added_at, id",
         )?;
         let photos = stmt
             .query_map(params![id.to_string()], |r| {
@@ -211,9 +309,21 @@ impl Library {
                     id: Uuid::parse_str(&r.get::<_, String>(0)?).unwrap_or_default(),
                     sha256: r.get(1)?,
                     file_name: r.get(2)?,
+                    size: r.get(3)?,
+                    content_type: r.get(4)?,
+                    uploaded: r.get(5)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        let state = CapsuleState::parse(&state).unwrap_or(CapsuleState::Sealed);
+        // Sealed means nobody looks, the owner included: until the server has it and this
+        // device has deleted its copies, the contents are still here but not shown.
+        let (note, photos, photo_count) = if state == CapsuleState::Sealed {
+            (String::new(), Vec::new(), photo_count)
+        } else {
+            let n = u32::try_from(photos.len()).unwrap_or(u32::MAX);
+            (note, photos, n)
+        };
         Ok(Some(Draft {
             id,
             title,
@@ -221,8 +331,10 @@ impl Library {
             open_at: open_at.map(from_ms),
             time_zone,
             recipients: serde_recipients(&recipients),
-            state: CapsuleState::parse(&state).unwrap_or(CapsuleState::Sealed),
+            state,
             photos,
+            photo_count,
+            sealed_at: sealed_at.map(from_ms),
             updated_at: from_ms(updated_at),
         }))
     }
@@ -256,10 +368,10 @@ impl Library {
     }
 }
 
-fn recipients_json(r: &[String]) -> String {
+pub(crate) fn recipients_json(r: &[String]) -> String {
     serde_json::to_string(r).unwrap_or_else(|_| "[]".into())
 }
 
-fn serde_recipients(json: &str) -> Vec<String> {
+pub(crate) fn serde_recipients(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }

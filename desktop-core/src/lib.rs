@@ -1,15 +1,25 @@
-//! Everything the desktop app does that is not a window, testable without one. So far: the
-//! local library (SQLite and content-addressed photo files) and photo import with
-//! thumbnails. Drafts, the sync engine, accounts and the unlock watcher build on these.
+//! Everything the desktop app does that is not a window, testable without one: the local
+//! library (SQLite and content-addressed photo files), photo import with thumbnails,
+//! offline drafts and the outbox, the sync engine with its account and token storage, and
+//! the unlock watcher with native notifications.
 
+pub mod clock;
 pub mod drafts;
 pub mod import;
 pub mod library;
 mod metadata;
+mod outbox;
+pub mod sync;
+pub mod tokens;
+pub mod unlock;
 
+pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::{Draft, DraftError, DraftPhoto};
 pub use import::{
     CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, MAX_PIXELS,
     Thumbnails, import, thumbnails,
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
+pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState};
+pub use tokens::{TokenBackend, TokenStore, TokenStoreError};
+pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher};

@@ -53,6 +53,58 @@ const MIGRATIONS: &[&str] = &[
         added_at   INTEGER NOT NULL,
         UNIQUE (capsule_id, sha256)
     );",
+    // Sync. A capsule's photos are no longer tied to local originals: a photo of a capsule
+    // from another device, or of a sealed or opened one, may exist only on the server.
+    // `base` holds the capsule's fields as the server last confirmed them (JSON), so a
+    // conflict is merged field by field. The outbox holds what still has to reach the
+    // server; `gen` grows each time an entry is re-armed while it is being sent.
+    "CREATE TABLE capsule_photos_v2 (
+        id           TEXT PRIMARY KEY,
+        capsule_id   TEXT NOT NULL REFERENCES capsules(id) ON DELETE CASCADE,
+        sha256       TEXT NOT NULL,
+        file_name    TEXT,
+        size         INTEGER NOT NULL,
+        content_type TEXT NOT NULL,
+        taken_at     INTEGER,
+        uploaded     INTEGER NOT NULL DEFAULT 0,
+        added_at     INTEGER NOT NULL,
+        UNIQUE (capsule_id, sha256)
+    );
+    INSERT INTO capsule_photos_v2
+        (id, capsule_id, sha256, file_name, size, content_type, taken_at, added_at)
+        SELECT cp.id, cp.capsule_id, cp.sha256, cp.file_name, p.size, p.content_type,
+               p.taken_at, cp.added_at
+        FROM capsule_photos cp JOIN photos p ON p.sha256 = cp.sha256;
+    DROP TABLE capsule_photos;
+    ALTER TABLE capsule_photos_v2 RENAME TO capsule_photos;
+    CREATE INDEX capsule_photos_sha256 ON capsule_photos (sha256);
+    ALTER TABLE capsules ADD COLUMN base TEXT;
+    ALTER TABLE capsules ADD COLUMN photo_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE capsules ADD COLUMN sealed_at INTEGER;
+    ALTER TABLE capsules ADD COLUMN notified_at INTEGER;
+    CREATE TABLE outbox (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind            TEXT NOT NULL,
+        capsule_id      TEXT NOT NULL,
+        photo_id        TEXT NOT NULL DEFAULT '',
+        gen             INTEGER NOT NULL DEFAULT 0,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        error_kind      TEXT,
+        created_at      INTEGER NOT NULL,
+        UNIQUE (kind, capsule_id, photo_id)
+    );
+    CREATE TABLE account (
+        one         INTEGER PRIMARY KEY CHECK (one = 1),
+        server_url  TEXT NOT NULL,
+        user_id     TEXT NOT NULL,
+        email       TEXT NOT NULL
+    );
+    CREATE TABLE sync_meta (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// The two thumbnails every photo gets.
@@ -175,6 +227,36 @@ impl Library {
                 },
             )
             .optional()?)
+    }
+
+    /// Removes a photo's original, thumbnails and row unless a capsule this device can
+    /// show still uses it; answers whether it was removed.
+    pub(crate) fn forget_photo_if_unused(&self, sha256: &str) -> Result<bool, LibraryError> {
+        let used: bool = self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM capsule_photos cp JOIN capsules c \
+             ON c.id = cp.capsule_id WHERE cp.sha256 = ?1 AND c.state != 'sealed')",
+            params![sha256],
+            |r| r.get(0),
+        )?;
+        if used {
+            return Ok(false);
+        }
+        // Files first: a crash between the two leaves a row whose files are gone, which
+        // the next purge removes, never a file nothing points at.
+        for path in [
+            self.photo_path(sha256),
+            self.thumbnail_path(sha256, ThumbSize::Grid),
+            self.thumbnail_path(sha256, ThumbSize::Preview),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.conn()
+            .execute("DELETE FROM photos WHERE sha256 = ?1", params![sha256])?;
+        Ok(true)
     }
 
     /// How many photos the library holds.

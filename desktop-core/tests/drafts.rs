@@ -86,10 +86,10 @@ fn a_draft_is_made_edited_filled_and_deleted_offline() {
     assert_eq!(library.draft(d.id).expect("db").as_ref(), Some(&edited));
     assert_eq!(library.capsule_ids().expect("ids"), [d.id]);
 
-    library.delete_capsule(d.id).expect("delete");
+    library.delete_capsule(d.id, Utc::now()).expect("delete");
     assert!(library.draft(d.id).expect("db").is_none());
     assert!(matches!(
-        library.delete_capsule(d.id),
+        library.delete_capsule(d.id, Utc::now()),
         Err(DraftError::NotFound)
     ));
     // The photos stay in the library for other capsules.

@@ -1,0 +1,222 @@
+//! The HTTP side: typed calls to the sync server, the bearer token on each, and the one
+//! refresh on a 401 before the person is asked to log in again.
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use protocol::{ErrorCode, ErrorResponse, RefreshRequest, SessionResponse};
+use reqwest::{Method, RequestBuilder, Response, StatusCode};
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::error::SyncError;
+use crate::tokens::TokenStore;
+
+/// Who this device is logged in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// Base URL of the sync server, without a trailing slash.
+    pub server_url: String,
+    pub user_id: Uuid,
+    pub email: String,
+}
+
+impl Account {
+    /// The name the refresh token is kept under.
+    pub(crate) fn token_key(&self) -> String {
+        format!("{}|{}", self.server_url, self.user_id)
+    }
+}
+
+/// The HTTP client and the signed-in session.
+pub(crate) struct Api {
+    pub http: reqwest::Client,
+    pub tokens: TokenStore,
+    account: Mutex<Option<Account>>,
+    access: Mutex<Option<String>>,
+    /// Refresh tokens rotate and a reused one ends the session, so only one refresh may be
+    /// in flight.
+    refresh_lock: tokio::sync::Mutex<()>,
+    signed_out: std::sync::atomic::AtomicBool,
+}
+
+pub(crate) fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        // A stalled transfer (server gone, network dropped) is noticed within this.
+        .read_timeout(Duration::from_secs(60))
+        .user_agent(concat!("image-time-capsule/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+impl Api {
+    pub fn new(tokens: TokenStore, account: Option<Account>) -> Self {
+        Self {
+            http: client(),
+            tokens,
+            account: Mutex::new(account),
+            access: Mutex::new(None),
+            refresh_lock: tokio::sync::Mutex::new(()),
+            signed_out: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    pub fn account(&self) -> Option<Account> {
+        self.account
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Starts a session: keeps the refresh token, holds the access token in memory.
+    pub fn set_session(&self, account: Option<Account>, s: Option<&SessionResponse>) {
+        *self.account.lock().unwrap_or_else(|p| p.into_inner()) = account;
+        *self.access.lock().unwrap_or_else(|p| p.into_inner()) = s.map(|s| s.access_token.clone());
+        self.signed_out
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// The session ended and a refresh could not renew it.
+    pub fn is_signed_out(&self) -> bool {
+        self.signed_out.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    fn access(&self) -> Option<String> {
+        self.access
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn server(&self) -> Result<String, SyncError> {
+        self.account()
+            .map(|a| a.server_url)
+            .ok_or(SyncError::NotLoggedIn)
+    }
+
+    /// Sends a request built by `build` with the access token; on a 401 refreshes once and
+    /// sends it again. `build` is called per attempt so streamed bodies start fresh.
+    pub async fn send<F>(&self, method: Method, path: &str, build: F) -> Result<Response, SyncError>
+    where
+        F: Fn(RequestBuilder) -> RequestBuilder,
+    {
+        if self.is_signed_out() {
+            return Err(SyncError::SignedOut);
+        }
+        let url = format!("{}{path}", self.server()?);
+        let mut token = match self.access() {
+            Some(t) => t,
+            None => self.refresh(None).await?,
+        };
+        for attempt in 0..2 {
+            let res = build(self.http.request(method.clone(), &url).bearer_auth(&token))
+                .send()
+                .await?;
+            if res.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
+                if res.status() == StatusCode::UNAUTHORIZED {
+                    self.end_session();
+                    return Err(SyncError::SignedOut);
+                }
+                return Ok(res);
+            }
+            token = self.refresh(Some(&token)).await?;
+        }
+        Err(SyncError::SignedOut)
+    }
+
+    /// A new access token from the stored refresh token (rotating it). `stale` is the
+    /// token that was refused: if another task has refreshed meanwhile, its token is used.
+    async fn refresh(&self, stale: Option<&str>) -> Result<String, SyncError> {
+        let _guard = self.refresh_lock.lock().await;
+        if let Some(current) = self.access()
+            && Some(current.as_str()) != stale
+        {
+            return Ok(current);
+        }
+        let account = self.account().ok_or(SyncError::NotLoggedIn)?;
+        let key = account.token_key();
+        let tokens = self.tokens.clone();
+        let k = key.clone();
+        let stored = tokio::task::spawn_blocking(move || tokens.load(&k))
+            .await
+            .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        let Some(refresh_token) = stored else {
+            self.end_session();
+            return Err(SyncError::SignedOut);
+        };
+        let res = self
+            .http
+            .post(format!("{}/v1/sessions/refresh", account.server_url))
+            .json(&RefreshRequest { refresh_token })
+            .send()
+            .await?;
+        if matches!(
+            res.status(),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
+        ) {
+            self.end_session();
+            return Err(SyncError::SignedOut);
+        }
+        let s: SessionResponse = json(res).await?;
+        let tokens = self.tokens.clone();
+        let new_refresh = s.refresh_token.clone();
+        tokio::task::spawn_blocking(move || tokens.save(&key, &new_refresh))
+            .await
+            .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        *self.access.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.access_token.clone());
+        Ok(s.access_token)
+    }
+
+    fn end_session(&self) {
+        *self.access.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.signed_out
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// GET a JSON answer.
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, SyncError> {
+        json(self.send(Method::GET, path, |r| r).await?).await
+    }
+}
+
+/// The body of a successful answer, or the server's error as a `SyncError`.
+pub(crate) async fn json<T: DeserializeOwned>(res: Response) -> Result<T, SyncError> {
+    let res = check(res).await?;
+    res.json::<T>()
+        .await
+        .map_err(|e| SyncError::Protocol(e.to_string()))
+}
+
+/// Passes a successful answer through; turns an error answer into a `SyncError`.
+pub(crate) async fn check(res: Response) -> Result<Response, SyncError> {
+    let status = res.status();
+    if status.is_success() {
+        return Ok(res);
+    }
+    let body = res.bytes().await.unwrap_or_default();
+    Err(match serde_json::from_slice::<ErrorResponse>(&body) {
+        Ok(e) => SyncError::Api {
+            status: status.as_u16(),
+            code: e.error.code,
+            message: e.error.message,
+        },
+        // A proxy's page, an S3 XML error: keep the status, say it plainly.
+        Err(_) => SyncError::Api {
+            status: status.as_u16(),
+            code: if status.is_server_error() {
+                ErrorCode::Unavailable
+            } else {
+                ErrorCode::InvalidRequest
+            },
+            message: format!(
+                "The server answered {status}{}.",
+                if status.is_server_error() {
+                    "; it will be tried again"
+                } else {
+                    ""
+                }
+            ),
+        },
+    })
+}

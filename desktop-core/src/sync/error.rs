@@ -1,0 +1,111 @@
+use protocol::ErrorCode;
+
+use crate::drafts::DraftError;
+use crate::library::LibraryError;
+use crate::tokens::TokenStoreError;
+
+/// Why a sync step, a log-in or a download did not happen; each says what to do, for a
+/// person.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The server could not be reached, or the connection broke.
+    #[error(
+        "The server cannot be reached right now ({0}). Your changes are kept and will be sent when it is back."
+    )]
+    Offline(String),
+    /// The server answered with an error.
+    #[error("{message}")]
+    Api {
+        status: u16,
+        code: ErrorCode,
+        message: String,
+    },
+    /// The session ended (refresh refused); the person has to log in again.
+    #[error("Your session has ended. Log in again to keep syncing.")]
+    SignedOut,
+    /// No account on this device.
+    #[error("Log in to a server to sync this computer's capsules.")]
+    NotLoggedIn,
+    /// The server sent something this version does not understand.
+    #[error("The server's answer could not be read: {0}")]
+    Protocol(String),
+    /// A downloaded photo did not match its hash.
+    #[error("A downloaded photo was damaged on the way; it will be fetched again.")]
+    Corrupt,
+    #[error(transparent)]
+    Library(#[from] LibraryError),
+    #[error(transparent)]
+    Tokens(#[from] TokenStoreError),
+}
+
+impl From<rusqlite::Error> for SyncError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::Library(LibraryError::Db(e))
+    }
+}
+
+impl From<std::io::Error> for SyncError {
+    fn from(e: std::io::Error) -> Self {
+        Self::Library(LibraryError::Io(e))
+    }
+}
+
+impl From<DraftError> for SyncError {
+    fn from(e: DraftError) -> Self {
+        match e {
+            DraftError::Library(l) => Self::Library(l),
+            other => Self::Protocol(other.to_string()),
+        }
+    }
+}
+
+impl From<reqwest::Error> for SyncError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_decode() {
+            Self::Protocol(e.to_string())
+        } else {
+            // Connect, timeout, a body cut mid-way: all mean "try again later".
+            Self::Offline(short(&e))
+        }
+    }
+}
+
+/// The innermost cause, which is the part a person can act on ("connection refused").
+fn short(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = e;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
+impl SyncError {
+    /// The server's error code, if the server answered.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            Self::Api { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may work without the person doing anything.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Offline(_) | Self::Corrupt => true,
+            Self::Api { status, code, .. } => {
+                *status >= 500
+                    || *status == 429
+                    || *status == 408
+                    || matches!(
+                        code,
+                        ErrorCode::UploadIncomplete
+                            | ErrorCode::SizeMismatch
+                            | ErrorCode::HashMismatch
+                            | ErrorCode::InvalidUploadToken
+                            | ErrorCode::Timeout
+                    )
+            }
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Pushing the outbox: oldest first; an entry that fails holds back the later entries of
+//! its capsule (a seal never overtakes its photos) but not other capsules'.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use protocol::{
+    CapsuleResponse, CapsuleState, ErrorCode, PhotoResponse, PhotoUploadResponse, PhotoWrite,
+};
+use reqwest::Method;
+use uuid::Uuid;
+
+use super::error::SyncError;
+use super::{SyncEngine, SyncEvent, api, store, transfer};
+use crate::drafts::from_ms;
+use crate::outbox::{self, FailureKind, Op, OpKind};
+
+/// How many times a stale write is merged and retried in one go.
+const MERGE_ROUNDS: usize = 5;
+
+impl SyncEngine {
+    /// Sends every due outbox entry; answers how many went through.
+    pub(super) async fn push(&self) -> Result<usize, SyncError> {
+        let ops = outbox::pending(&self.lib.conn())?;
+        let mut held: HashSet<Uuid> = HashSet::new();
+        let mut sent = 0;
+        for op in ops {
+            let now = self.clock.now().timestamp_millis();
+            if held.contains(&op.capsule_id) {
+                continue;
+            }
+            if op.failure == Some(FailureKind::Refused) || op.next_attempt_at > now {
+                held.insert(op.capsule_id);
+                continue;
+            }
+            match self.send_op(&op).await {
+                Ok(()) => {
+                    outbox::done(&self.lib.conn(), &op)?;
+                    sent += 1;
+                }
+                Err(e @ SyncError::Offline(_)) => {
+                    outbox::failed(
+                        &self.lib.conn(),
+                        &op,
+                        FailureKind::Network,
+                        &e.to_string(),
+                        now,
+                    )?;
+                    self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
+                    return Err(e);
+                }
+                Err(e @ (SyncError::SignedOut | SyncError::NotLoggedIn)) => return Err(e),
+                Err(e @ (SyncError::Library(_) | SyncError::Tokens(_))) => return Err(e),
+                Err(e) => {
+                    let kind = if e.is_transient() {
+                        FailureKind::Server
+                    } else {
+                        FailureKind::Refused
+                    };
+                    tracing::info!(op = ?op.kind, capsule = %op.capsule_id, error = %e, "outbox entry failed");
+                    let message = refusal_message(&op, &e);
+                    {
+                        let conn = self.lib.conn();
+                        outbox::failed(&conn, &op, kind, &message, now)?;
+                        if kind == FailureKind::Refused {
+                            // A capsule sealed here but refused by the server becomes a
+                            // draft again, so the person can fix it.
+                            store::unseal(&conn, op.capsule_id)?;
+                        }
+                    }
+                    held.insert(op.capsule_id);
+                    self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
+                }
+            }
+        }
+        Ok(sent)
+    }
+
+    async fn send_op(&self, op: &Op) -> Result<(), SyncError> {
+        match op.kind {
+            OpKind::PutCapsule => self.put_capsule(op.capsule_id).await,
+            OpKind::PutPhoto => match op.photo_id {
+                Some(pid) => self.put_photo(pid).await,
+                None => Ok(()),
+            },
+            OpKind::DeletePhoto => {
+                let Some(pid) = op.photo_id else {
+                    return Ok(());
+                };
+                let path = format!("/v1/capsules/{}/photos/{pid}", op.capsule_id);
+                gone_is_fine(self.api.send(Method::DELETE, &path, |r| r).await).await
+            }
+            OpKind::Seal => self.seal(op.capsule_id).await,
+            OpKind::DeleteCapsule => {
+                let path = format!("/v1/capsules/{}", op.capsule_id);
+                gone_is_fine(self.api.send(Method::DELETE, &path, |r| r).await).await
+            }
+        }
+    }
+
+    /// Sends a capsule's fields; on a stale version, merges with the server's and retries.
+    async fn put_capsule(&self, id: Uuid) -> Result<(), SyncError> {
+        for _ in 0..MERGE_ROUNDS {
+            let Some(local) = store::local_capsule(&self.lib.conn(), id)? else {
+                return Ok(());
+            };
+            let path = format!("/v1/capsules/{id}");
+            let version = local.server_version;
+            let res = self
+                .api
+                .send(Method::PUT, &path, |r| {
+                    let r = r.json(&local.fields);
+                    if version > 0 {
+                        r.header("If-Match", version.to_string())
+                    } else {
+                        r
+                    }
+                })
+                .await?;
+            match api::json::<CapsuleResponse>(res).await {
+                Ok(c) => {
+                    store::record_pushed(&self.lib.conn(), &c.capsule)?;
+                    self.emit(SyncEvent::CapsuleChanged(id));
+                    return Ok(());
+                }
+                Err(SyncError::Api {
+                    code: ErrorCode::VersionConflict,
+                    ..
+                }) => {
+                    let server: CapsuleResponse = self.api.get(&path).await?;
+                    if server.capsule.state != CapsuleState::Draft {
+                        self.apply_one(&server.capsule)?;
+                        return Ok(());
+                    }
+                    let merged = store::merge(
+                        &local.fields,
+                        local.base.as_ref(),
+                        &store::fields_of(&server.capsule),
+                    );
+                    store::write_merged(&self.lib.conn(), id, &merged, &server.capsule)?;
+                }
+                // Sealed on another device: the pull brings its state.
+                Err(SyncError::Api {
+                    code: ErrorCode::CapsuleSealed,
+                    ..
+                }) => return Ok(()),
+                // Deleted on another device: deletion wins over this edit.
+                Err(SyncError::Api {
+                    code: ErrorCode::NotFound,
+                    ..
+                }) if version > 0 => {
+                    store::apply_capsule_deleted(&self.lib.conn(), id)?;
+                    self.emit(SyncEvent::CapsuleChanged(id));
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(SyncError::Api {
+            status: 409,
+            code: ErrorCode::VersionConflict,
+            message: "This capsule keeps changing on another device; it will be tried again."
+                .into(),
+        })
+    }
+
+    /// Declares a photo, streams its bytes if the server lacks them, and completes it.
+    /// After a cut the whole file is sent again to a fresh target, so no half upload can
+    /// ever count: the server checks size and hash before it does.
+    async fn put_photo(&self, photo_id: Uuid) -> Result<(), SyncError> {
+        let Some(p) = store::local_photo(&self.lib.conn(), photo_id)? else {
+            return Ok(());
+        };
+        let file = self.lib.photo_path(&p.sha256);
+        if !file.exists() {
+            return Err(SyncError::Api {
+                status: 0,
+                code: ErrorCode::NotFound,
+                message: "This photo's file is no longer on this computer; remove it from the capsule and add it again."
+                    .into(),
+            });
+        }
+        let cid = p.capsule_id;
+        let base = format!("/v1/capsules/{cid}/photos/{photo_id}");
+        let declare = PhotoWrite {
+            sha256: p.sha256.clone(),
+            size: p.size,
+            content_type: p.content_type.clone(),
+            file_name: p.file_name.clone(),
+            taken_at: p.taken_at.map(from_ms),
+        };
+        let res = self
+            .api
+            .send(Method::PUT, &base, |r| r.json(&declare))
+            .await?;
+        let declared = match api::json::<PhotoUploadResponse>(res).await {
+            Ok(d) => d,
+            Err(SyncError::Api {
+                code: ErrorCode::CapsuleSealed,
+                ..
+            }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if let Some(target) = declared.upload {
+            let sent = Arc::new(AtomicU64::new(0));
+            *self.upload.lock().unwrap_or_else(|e| e.into_inner()) = Some(super::InFlight {
+                photo_id,
+                sent: sent.clone(),
+            });
+            let progress = self.report_progress(cid, photo_id, sent.clone(), p.size);
+            let result = transfer::upload(&self.api.http, &target, &file, p.size, sent).await;
+            progress.abort();
+            *self.upload.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            result?;
+            let res = self
+                .api
+                .send(Method::POST, &format!("{base}/complete"), |r| r)
+                .await?;
+            let _: PhotoResponse = api::json(res).await?;
+        }
+        store::mark_uploaded(&self.lib.conn(), photo_id)?;
+        self.emit(SyncEvent::CapsuleChanged(cid));
+        Ok(())
+    }
+
+    /// Emits upload progress a few times a second while an upload runs.
+    fn report_progress(
+        &self,
+        capsule_id: Uuid,
+        photo_id: Uuid,
+        sent: Arc<AtomicU64>,
+        total: u64,
+    ) -> tokio::task::JoinHandle<()> {
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some();
+        let engine = self.self_ref();
+        tokio::spawn(async move {
+            if !listener {
+                return;
+            }
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                let Some(engine) = engine.upgrade() else {
+                    return;
+                };
+                engine.emit(SyncEvent::UploadProgress {
+                    capsule_id,
+                    photo_id,
+                    done: sent.load(std::sync::atomic::Ordering::Relaxed),
+                    total,
+                });
+            }
+        })
+    }
+
+    /// Seals on the server; once it confirms, this device forgets the contents.
+    async fn seal(&self, id: Uuid) -> Result<(), SyncError> {
+        let res = self
+            .api
+            .send(Method::POST, &format!("/v1/capsules/{id}/seal"), |r| r)
+            .await?;
+        let c: CapsuleResponse = api::json(res).await?;
+        self.apply_one(&c.capsule)?;
+        Ok(())
+    }
+}
+
+/// A delete of something already gone has done its job.
+async fn gone_is_fine(res: Result<reqwest::Response, SyncError>) -> Result<(), SyncError> {
+    match api::check(res?).await {
+        Ok(_)
+        | Err(SyncError::Api {
+            code: ErrorCode::NotFound,
+            ..
+        }) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// The reason kept on a refused entry, naming what it was about.
+fn refusal_message(op: &Op, e: &SyncError) -> String {
+    match op.kind {
+        OpKind::Seal => format!("The server did not seal this capsule: {e}"),
+        OpKind::PutPhoto => format!("A photo could not be sent: {e}"),
+        _ => e.to_string(),
+    }
+}

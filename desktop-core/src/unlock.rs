@@ -1,0 +1,194 @@
+//! The unlock watcher: knows when the next sealed capsule opens (from this device's own
+//! open dates, so it works offline), and at that moment, or at start-up for any that opened
+//! while the app was closed, shows one native notification per capsule, records that it
+//! did, and asks the sync engine to fetch the contents.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+use uuid::Uuid;
+
+use crate::clock::Clock;
+use crate::drafts::{from_ms, ms};
+use crate::library::{Library, LibraryError};
+use crate::sync::SyncEngine;
+
+/// Capsules that opened longer ago than this are not announced (a new device pulling an
+/// old account's history should not light up with notifications).
+const ANNOUNCE_WINDOW: chrono::Duration = chrono::Duration::days(30);
+/// The watcher looks again at least this often, so a clock change or a capsule sealed
+/// meanwhile is noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Shows a notification.
+pub trait Notifier: Send + Sync + 'static {
+    /// Shows "capsule opened"; an error says why it could not be shown.
+    fn capsule_opened(&self, capsule_id: Uuid, title: &str) -> Result<(), String>;
+}
+
+/// Native notifications through notify-rust (D-Bus on Linux, the notification centres of
+/// macOS and Windows).
+#[derive(Debug, Clone)]
+pub struct DesktopNotifier {
+    pub app_name: String,
+}
+
+impl Default for DesktopNotifier {
+    fn default() -> Self {
+        Self {
+            app_name: "Image Time Capsule".into(),
+        }
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    fn capsule_opened(&self, _capsule_id: Uuid, title: &str) -> Result<(), String> {
+        let mut n = notify_rust::Notification::new();
+        n.appname(&self.app_name)
+            .summary(&format!("“{title}” has opened"))
+            .body("The time capsule you sealed is open. Its photos are ready to see.");
+        #[cfg(all(unix, not(target_os = "macos")))]
+        n.hint(notify_rust::Hint::Category("im.received".into()));
+        n.show().map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// A capsule whose open date has come.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unlocked {
+    pub id: Uuid,
+    pub title: String,
+    pub open_at: DateTime<Utc>,
+}
+
+/// The watcher of one library.
+pub struct UnlockWatcher {
+    lib: Arc<Library>,
+    clock: Arc<dyn Clock>,
+    notifier: Arc<dyn Notifier>,
+    wake: tokio::sync::Notify,
+}
+
+impl std::fmt::Debug for UnlockWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnlockWatcher")
+            .field("library", &self.lib.root())
+            .finish()
+    }
+}
+
+impl UnlockWatcher {
+    pub fn new(lib: Arc<Library>, clock: Arc<dyn Clock>, notifier: Arc<dyn Notifier>) -> Self {
+        Self {
+            lib,
+            clock,
+            notifier,
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+
+    /// The next open date of a capsule not yet announced.
+    pub fn next_open_at(&self) -> Result<Option<DateTime<Utc>>, LibraryError> {
+        let next: Option<i64> = self.lib.conn().query_row(
+            "SELECT MIN(open_at) FROM capsules WHERE state IN ('sealed', 'opened') \
+             AND notified_at IS NULL AND open_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(next.map(from_ms))
+    }
+
+    /// Announces every capsule whose open date has passed and that was not announced yet;
+    /// answers them. Each is recorded before the next, so none is announced twice.
+    pub fn fire_due(&self) -> Result<Vec<Unlocked>, LibraryError> {
+        let now = self.clock.now();
+        let due: Vec<Unlocked> = {
+            let conn = self.lib.conn();
+            let mut stmt = conn.prepare(
+                "SELECT id, title, open_at FROM capsules WHERE state IN ('sealed', 'opened') \
+                 AND notified_at IS NULL AND open_at IS NOT NULL AND open_at <= ?1 \
+                 ORDER BY open_at",
+            )?;
+            stmt.query_map(params![ms(now)], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?
+            .filter_map(|r| r.ok())
+            .filter_map(|(id, title, at)| {
+                Some(Unlocked {
+                    id: Uuid::parse_str(&id).ok()?,
+                    title,
+                    open_at: from_ms(at),
+                })
+            })
+            .collect()
+        };
+        for u in &due {
+            // Record first: a crash after showing must not show it again at next start.
+            self.lib.conn().execute(
+                "UPDATE capsules SET notified_at = ?2 WHERE id = ?1 AND notified_at IS NULL",
+                params![u.id.to_string(), ms(now)],
+            )?;
+            if now - u.open_at > ANNOUNCE_WINDOW {
+                continue;
+            }
+            if let Err(e) = self.notifier.capsule_opened(u.id, &u.title) {
+                tracing::warn!(capsule = %u.id, error = %e, "the unlock notification could not be shown");
+            }
+        }
+        Ok(due)
+    }
+
+    /// When a capsule was announced on this device.
+    pub fn notified_at(&self, id: Uuid) -> Result<Option<DateTime<Utc>>, LibraryError> {
+        let at: Option<i64> = self.lib.conn().query_row(
+            "SELECT notified_at FROM capsules WHERE id = ?1",
+            params![id.to_string()],
+            |r| r.get(0),
+        )?;
+        Ok(at.map(from_ms))
+    }
+
+    /// Tells the watcher the open dates changed (a capsule was sealed or pulled).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Runs for as long as the app runs: announces what is due (at once, for what opened
+    /// while the app was closed), then sleeps until the next open date, and after each
+    /// announcement wakes the sync engine to fetch the contents.
+    pub async fn run(self: Arc<Self>, engine: Option<Arc<SyncEngine>>) {
+        loop {
+            let me = self.clone();
+            let fired = tokio::task::spawn_blocking(move || me.fire_due()).await;
+            match fired {
+                Err(e) => tracing::warn!(error = %e, "unlock watcher stopped a round"),
+                Ok(Ok(fired)) if !fired.is_empty() => {
+                    if let Some(e) = &engine {
+                        e.wake();
+                    }
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "unlock watcher could not read the library")
+                }
+            }
+            let wait = match self.next_open_at() {
+                Ok(Some(at)) => (at - self.clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO)
+                    .min(MAX_SLEEP),
+                _ => MAX_SLEEP,
+            };
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
+            }
+        }
+    }
+}
