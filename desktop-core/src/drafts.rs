@@ -351,6 +351,16 @@ impl Library {
         Ok(ids)
     }
 
+    /// A draft being changed after the server refused its seal: the refusal has been seen
+    /// and acted on, so it no longer shows.
+    fn clear_refused_seal(&self, id: Uuid) -> Result<(), DraftError> {
+        self.conn().execute(
+            "DELETE FROM outbox WHERE capsule_id = ?1 AND kind = 'seal' AND error_kind = 'refused'",
+            params![id.to_string()],
+        )?;
+        Ok(())
+    }
+
     fn editable(&self, id: Uuid) -> Result<(), DraftError> {
         let state: Option<String> = self
             .conn()
@@ -362,7 +372,7 @@ impl Library {
             .optional()?;
         match state.as_deref() {
             None => Err(DraftError::NotFound),
-            Some("draft") => Ok(()),
+            Some("draft") => self.clear_refused_seal(id),
             Some(_) => Err(DraftError::Sealed),
         }
     }

@@ -104,7 +104,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE sync_meta (
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
-    );",
+    );
+    -- The feed lists a capsule after its photos (a photo change moves its capsule's entry
+    -- to the end), so a photo may arrive before its capsule does; it waits here.
+    CREATE TABLE held_photos (
+        id         TEXT PRIMARY KEY,
+        capsule_id TEXT NOT NULL,
+        photo      TEXT NOT NULL
+    );
+    CREATE INDEX held_photos_capsule ON held_photos (capsule_id);",
 ];
 
 /// The two thumbnails every photo gets.

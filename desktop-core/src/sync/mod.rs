@@ -264,6 +264,45 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Changes the account's password; the server ends every other session.
+    pub async fn change_password(&self, current: &str, new: &str) -> Result<(), SyncError> {
+        let body = protocol::ChangePasswordRequest {
+            current_password: current.into(),
+            new_password: new.into(),
+        };
+        let res = self
+            .api
+            .send(reqwest::Method::PUT, "/v1/account/password", |r| {
+                r.json(&body)
+            })
+            .await?;
+        api::check(res).await?;
+        Ok(())
+    }
+
+    /// Deletes the account and everything of it on the server, then signs out here.
+    /// Capsules on this device stay, as drafts only on this computer.
+    pub async fn delete_account(&self, password: &str) -> Result<(), SyncError> {
+        let body = protocol::DeleteAccountRequest {
+            password: password.into(),
+        };
+        let res = self
+            .api
+            .send(reqwest::Method::DELETE, "/v1/account", |r| r.json(&body))
+            .await?;
+        api::check(res).await?;
+        if let Some(account) = self.api.account() {
+            let tokens = self.api.tokens.clone();
+            let key = account.token_key();
+            tokio::task::spawn_blocking(move || tokens.delete(&key))
+                .await
+                .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        }
+        store::clear_account(&self.lib.conn())?;
+        self.api.set_session(None, None);
+        Ok(())
+    }
+
     /// Asks the running engine loop for a pass now.
     pub fn wake(&self) {
         self.wake.notify_one();

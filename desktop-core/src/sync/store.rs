@@ -223,27 +223,8 @@ pub(crate) fn apply_capsule(
     }
     let server = fields_of(c);
     let Some(local) = local_capsule(conn, c.id)? else {
-        conn.execute(
-            "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
-             server_version, base, photo_count, sealed_at, created_at, updated_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
-                id,
-                server.title,
-                server.note,
-                server.open_at.map(ms),
-                server.time_zone,
-                recipients_json(&server.recipients),
-                c.state.as_str(),
-                c.version,
-                base_json(c),
-                c.photo_count,
-                c.sealed_at.map(ms),
-                ms(c.created_at),
-                ms(c.updated_at),
-            ],
-        )?;
-        return Ok(());
+        insert_capsule(conn, c, &server)?;
+        return release_held_photos(conn, c.id);
     };
     match c.state {
         CapsuleState::Draft => {
@@ -258,6 +239,7 @@ pub(crate) fn apply_capsule(
                 server
             };
             write_merged(conn, c.id, &fields, c)?;
+            release_held_photos(conn, c.id)?;
         }
         CapsuleState::Sealed | CapsuleState::Opened => {
             // Sealed or opened elsewhere (or confirmed for this device): nothing of this
@@ -282,9 +264,54 @@ pub(crate) fn apply_capsule(
                     ms(now.max(c.updated_at)),
                 ],
             )?;
-            if c.state == CapsuleState::Sealed && local.state != CapsuleState::Opened {
+            if c.state == CapsuleState::Opened {
+                release_held_photos(conn, c.id)?;
+            } else if local.state != CapsuleState::Opened {
                 applied.purge.push(c.id);
             }
+        }
+    }
+    Ok(())
+}
+
+fn insert_capsule(conn: &Connection, c: &Capsule, server: &CapsuleWrite) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
+         server_version, base, photo_count, sealed_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        params![
+            c.id.to_string(),
+            server.title,
+            server.note,
+            server.open_at.map(ms),
+            server.time_zone,
+            recipients_json(&server.recipients),
+            c.state.as_str(),
+            c.version,
+            base_json(c),
+            c.photo_count,
+            c.sealed_at.map(ms),
+            ms(c.created_at),
+            ms(c.updated_at),
+        ],
+    )?;
+    Ok(())
+}
+
+/// Applies the photos that arrived before their capsule.
+fn release_held_photos(conn: &Connection, capsule_id: Uuid) -> rusqlite::Result<()> {
+    let held: Vec<String> = {
+        let mut stmt = conn.prepare("SELECT photo FROM held_photos WHERE capsule_id = ?1")?;
+        stmt.query_map(params![capsule_id.to_string()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    conn.execute(
+        "DELETE FROM held_photos WHERE capsule_id = ?1",
+        params![capsule_id.to_string()],
+    )?;
+    for json in held {
+        if let Ok(p) = serde_json::from_str::<Photo>(&json) {
+            apply_photo(conn, &p)?;
         }
     }
     Ok(())
@@ -299,7 +326,18 @@ pub(crate) fn apply_photo(conn: &Connection, p: &Photo) -> rusqlite::Result<()> 
             |r| r.get(0),
         )
         .optional()?;
-    if !matches!(state.as_deref(), Some("draft" | "opened")) {
+    // Held until the capsule is known here, or has opened: a sealed capsule's photos
+    // arrive just before the capsule's own "opened" entry.
+    if matches!(state.as_deref(), None | Some("sealed")) {
+        conn.execute(
+            "INSERT INTO held_photos (id, capsule_id, photo) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (id) DO UPDATE SET photo = ?3",
+            params![
+                p.id.to_string(),
+                p.capsule_id.to_string(),
+                serde_json::to_string(p).unwrap_or_default()
+            ],
+        )?;
         return Ok(());
     }
     let same_bytes: Option<String> = conn
@@ -350,6 +388,10 @@ pub(crate) fn apply_photo_deleted(conn: &Connection, id: Uuid) -> rusqlite::Resu
         "DELETE FROM capsule_photos WHERE id = ?1",
         params![id.to_string()],
     )?;
+    conn.execute(
+        "DELETE FROM held_photos WHERE id = ?1",
+        params![id.to_string()],
+    )?;
     outbox::forget_photo(conn, OpKind::PutPhoto, id)?;
     Ok(())
 }
@@ -380,6 +422,10 @@ pub(crate) fn drop_sealed_photos(conn: &Connection, id: Uuid) -> rusqlite::Resul
     )?;
     conn.execute(
         "DELETE FROM capsule_photos WHERE capsule_id = ?1",
+        params![id.to_string()],
+    )?;
+    conn.execute(
+        "DELETE FROM held_photos WHERE capsule_id = ?1",
         params![id.to_string()],
     )?;
     Ok(shas)
@@ -458,10 +504,6 @@ pub(crate) fn unseal(conn: &Connection, id: Uuid) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE capsules SET state = 'draft', sealed_at = NULL WHERE id = ?1 AND state = 'sealed' \
          AND id IN (SELECT capsule_id FROM outbox WHERE kind = 'seal')",
-        params![id.to_string()],
-    )?;
-    conn.execute(
-        "DELETE FROM outbox WHERE capsule_id = ?1 AND kind = 'seal'",
         params![id.to_string()],
     )?;
     Ok(())

@@ -1,0 +1,196 @@
+//! A real sync-server process for the desktop tests: built once, started on a free port
+//! with its own data folder, stopped and restarted at will (as a network cut would).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use desktop_core::{Library, SyncEngine, SystemClock, TokenStore};
+
+pub const PASSWORD: &str = "correct horse battery staple 42";
+
+/// The sync-server binary, built by cargo on first use.
+fn binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "sync-server", "--bin", "sync-server"])
+            .status()
+            .expect("run cargo build for sync-server");
+        assert!(status.success(), "building sync-server failed");
+        // target/<profile>/deps/<test> → target/<profile>/sync-server
+        let exe = std::env::current_exe().expect("test path");
+        let dir = exe.parent().and_then(Path::parent).expect("target folder");
+        dir.join(format!("sync-server{}", std::env::consts::EXE_SUFFIX))
+    })
+    .clone()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// A sync-server process.
+pub struct Server {
+    child: Option<Child>,
+    pub port: u16,
+    pub data: tempfile::TempDir,
+    pub url: String,
+    extra: Vec<String>,
+}
+
+impl Server {
+    /// Starts a server with a fresh data folder (SQLite and a blob folder, the embedded
+    /// defaults), sealing allowed 1 s ahead and the delivery ticker every second.
+    pub async fn start() -> Self {
+        let port = free_port();
+        let mut s = Self {
+            child: None,
+            port,
+            data: tempfile::tempdir().expect("server data"),
+            url: format!("http://127.0.0.1:{port}"),
+            extra: Vec::new(),
+        };
+        s.spawn().await;
+        s
+    }
+
+    async fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.path().join("server.log"))
+            .expect("server log");
+        let child = Command::new(binary())
+            .arg("--bind")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .args(["--min-lead", "1s", "--delivery-interval", "1s"])
+            .args(&self.extra)
+            .env_remove("ITC_DATABASE_URL")
+            .env_remove("ITC_BLOB_STORE")
+            .env_remove("ITC_SMTP_URL")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start sync-server");
+        self.child = Some(child);
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!(
+            "sync-server did not come up; see {:?}",
+            self.data.path().join("server.log")
+        );
+    }
+
+    /// Kills the server at once, as a crash or a pulled cable would.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data, with extra flags.
+    pub async fn restart_with(&mut self, extra: &[&str]) {
+        self.stop();
+        self.extra = extra.iter().map(|s| (*s).to_owned()).collect();
+        self.spawn().await;
+    }
+
+    /// Starts it again on the same port and data.
+    pub async fn restart(&mut self) {
+        let extra: Vec<String> = self.extra.clone();
+        let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+        self.restart_with(&extra).await;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// One desktop: a library folder and its engine.
+pub struct Device {
+    pub dir: PathBuf,
+    pub lib: Arc<Library>,
+    pub engine: Arc<SyncEngine>,
+}
+
+impl Device {
+    /// Opens (or reopens, as after an app restart) the device in `dir`.
+    pub fn open(dir: &Path) -> Self {
+        let lib = Arc::new(Library::open(dir).expect("library"));
+        let engine = SyncEngine::new(
+            lib.clone(),
+            Arc::new(SystemClock),
+            TokenStore::file_only(dir),
+            "test device",
+        )
+        .expect("engine");
+        Self {
+            dir: dir.to_owned(),
+            lib,
+            engine,
+        }
+    }
+}
+
+/// A photo file of `w`×`h` pixels, different for each `seed`.
+pub fn photo(dir: &Path, name: &str, w: u32, h: u32, seed: u8) -> PathBuf {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x as u8) ^ seed, (y as u8).wrapping_add(seed), seed])
+    });
+    let p = dir.join(name);
+    img.save(&p).expect("save photo");
+    p
+}
+
+/// A BMP of random pixels, about `w * h * 3` bytes (incompressible, unique).
+pub fn big_photo(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
+    use rand::RngCore;
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    rand::thread_rng().fill_bytes(&mut buf);
+    let img = image::RgbImage::from_raw(w, h, buf).expect("image");
+    let p = dir.join(name);
+    img.save_with_format(&p, image::ImageFormat::Bmp)
+        .expect("save bmp");
+    p
+}
+
+/// Imports files into a device's library and adds them to a capsule.
+pub fn add_photos(d: &Device, capsule: uuid::Uuid, files: &[PathBuf]) {
+    let report = desktop_core::import(
+        &d.lib,
+        files,
+        &|_| {},
+        &desktop_core::CancelToken::default(),
+    );
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let photos: Vec<_> = report
+        .imported
+        .iter()
+        .map(|p| (p.photo.sha256.clone(), p.file_name.clone()))
+        .collect();
+    d.lib
+        .add_photos(capsule, &photos, chrono::Utc::now())
+        .expect("add photos");
+}
