@@ -2,13 +2,15 @@
 # Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
 # is missing: format, lints, unit tests, and the API tests against real SQLite, PostgreSQL,
 # an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs for real) and an
-# SMTP server (aiosmtpd, started by the tests that send mail).
+# SMTP server (aiosmtpd, started by the tests that send mail); the desktop core's tests
+# against a real sync-server process and a private D-Bus session bus.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 need_rust
-need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client
+need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client \
+  dbus-daemon:dbus-daemon dbus-monitor:dbus-bin
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
 need_postgres

@@ -194,3 +194,107 @@ pub fn add_photos(d: &Device, capsule: uuid::Uuid, files: &[PathBuf]) {
         .add_photos(capsule, &photos, chrono::Utc::now())
         .expect("add photos");
 }
+
+/// A private D-Bus session bus (dbus-daemon), gone when dropped.
+pub struct PrivateBus {
+    daemon: Child,
+    pub address: String,
+}
+
+impl PrivateBus {
+    pub fn start() -> Self {
+        use std::io::BufRead;
+        let mut daemon = Command::new("dbus-daemon")
+            .args(["--session", "--nofork", "--print-address"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-daemon must be installed (Debian package dbus-daemon)");
+        let mut line = String::new();
+        let stdout = daemon.stdout.take().expect("daemon stdout");
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("bus address");
+        Self {
+            daemon,
+            address: line.trim().to_owned(),
+        }
+    }
+
+    /// Starts dbus-monitor on this bus with a match rule; its output goes to a file,
+    /// read back with [`Monitor::output`].
+    pub fn monitor(&self, rule: &str) -> Monitor {
+        let out = tempfile::NamedTempFile::new().expect("monitor output");
+        let child = Command::new("dbus-monitor")
+            .args(["--address", &self.address, rule])
+            .stdout(out.reopen().expect("reopen"))
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("dbus-monitor must be installed (Debian package dbus-bin)");
+        // The monitor is ready once it has announced itself on the bus.
+        for _ in 0..100 {
+            if std::fs::metadata(out.path()).map(|m| m.len()).unwrap_or(0) > 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        Monitor { child, out }
+    }
+
+    /// Runs one `#[ignore]`d test of the current test binary in a child process whose
+    /// session bus is this one (the environment of the test process itself is left alone).
+    pub fn run_test(&self, name: &str) -> std::process::Output {
+        Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "--exact",
+                name,
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("DBUS_SESSION_BUS_ADDRESS", &self.address)
+            .env("ITC_TEST_CHILD", "1")
+            .output()
+            .expect("run child test")
+    }
+}
+
+impl Drop for PrivateBus {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// A running dbus-monitor.
+pub struct Monitor {
+    child: Child,
+    out: tempfile::NamedTempFile,
+}
+
+impl Monitor {
+    /// What it printed so far, once `needle` shows up (or after `wait`).
+    pub fn output_with(&self, needle: &str, wait: Duration) -> String {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let text = std::fs::read_to_string(self.out.path()).unwrap_or_default();
+            if text.contains(needle) || std::time::Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Monitor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether this process is a child started by [`PrivateBus::run_test`].
+pub fn is_child() -> bool {
+    std::env::var_os("ITC_TEST_CHILD").is_some()
+}
