@@ -9,6 +9,7 @@ mod push;
 mod store;
 mod transfer;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
@@ -68,13 +69,6 @@ pub struct SyncReport {
 
 type Listener = Box<dyn Fn(SyncEvent) + Send + Sync>;
 
-/// The photo upload in flight.
-#[derive(Debug, Clone)]
-struct InFlight {
-    photo_id: Uuid,
-    sent: Arc<AtomicU64>,
-}
-
 /// The sync engine of one library.
 pub struct SyncEngine {
     lib: Arc<Library>,
@@ -83,7 +77,8 @@ pub struct SyncEngine {
     device_name: String,
     pass_lock: tokio::sync::Mutex<()>,
     wake: tokio::sync::Notify,
-    upload: Mutex<Option<InFlight>>,
+    /// Photo uploads in flight: bytes handed to the connection so far.
+    uploads: Mutex<HashMap<Uuid, Arc<AtomicU64>>>,
     offline: std::sync::atomic::AtomicBool,
     listener: Mutex<Option<Listener>>,
     me: std::sync::Weak<SyncEngine>,
@@ -133,7 +128,7 @@ impl SyncEngine {
             device_name: device_name.into(),
             pass_lock: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),
-            upload: Mutex::new(None),
+            uploads: Mutex::new(HashMap::new()),
             offline: std::sync::atomic::AtomicBool::new(false),
             listener: Mutex::new(None),
             me: me.clone(),
@@ -404,7 +399,7 @@ impl SyncEngine {
         let mut total = 0;
         let mut done = 0;
         let in_flight = self
-            .upload
+            .uploads
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
@@ -414,13 +409,8 @@ impl SyncEngine {
                 continue;
             };
             total += p.size;
-            if let Some(f) = &in_flight
-                && f.photo_id == pid
-            {
-                done += f
-                    .sent
-                    .load(std::sync::atomic::Ordering::Relaxed)
-                    .min(p.size);
+            if let Some(sent) = in_flight.get(&pid) {
+                done += sent.load(std::sync::atomic::Ordering::Relaxed).min(p.size);
             }
         }
         Ok(SyncState::Syncing {

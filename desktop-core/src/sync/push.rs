@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
+use futures_util::StreamExt;
+
 use protocol::{
     CapsuleResponse, CapsuleState, ErrorCode, PhotoResponse, PhotoUploadResponse, PhotoWrite,
 };
@@ -18,13 +20,18 @@ use crate::outbox::{self, FailureKind, Op, OpKind};
 
 /// How many times a stale write is merged and retried in one go.
 const MERGE_ROUNDS: usize = 5;
+/// Photo uploads in flight at once.
+const PARALLEL_UPLOADS: usize = 3;
 
 impl SyncEngine {
-    /// Sends every due outbox entry; answers how many went through.
+    /// Sends every due outbox entry; answers how many went through. Runs of photo uploads
+    /// go several at a time (the network and the server's checks overlap); everything
+    /// else goes one by one, in order.
     pub(super) async fn push(&self) -> Result<usize, SyncError> {
         let ops = outbox::pending(&self.lib.conn())?;
         let mut held: HashSet<Uuid> = HashSet::new();
         let mut sent = 0;
+        let mut uploads: Vec<Op> = Vec::new();
         for op in ops {
             let now = self.clock.now().timestamp_millis();
             if held.contains(&op.capsule_id) {
@@ -34,47 +41,102 @@ impl SyncEngine {
                 held.insert(op.capsule_id);
                 continue;
             }
-            match self.send_op(&op).await {
-                Ok(()) => {
-                    outbox::done(&self.lib.conn(), &op)?;
-                    sent += 1;
-                }
-                Err(e @ SyncError::Offline(_)) => {
-                    outbox::failed(
-                        &self.lib.conn(),
-                        &op,
-                        FailureKind::Network,
-                        &e.to_string(),
-                        now,
-                    )?;
-                    self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
-                    return Err(e);
-                }
-                Err(e @ (SyncError::SignedOut | SyncError::NotLoggedIn)) => return Err(e),
-                Err(e @ (SyncError::Library(_) | SyncError::Tokens(_))) => return Err(e),
-                Err(e) => {
-                    let kind = if e.is_transient() {
-                        FailureKind::Server
-                    } else {
-                        FailureKind::Refused
-                    };
-                    tracing::info!(op = ?op.kind, capsule = %op.capsule_id, error = %e, "outbox entry failed");
-                    let message = refusal_message(&op, &e);
-                    {
-                        let conn = self.lib.conn();
-                        outbox::failed(&conn, &op, kind, &message, now)?;
-                        if kind == FailureKind::Refused {
-                            // A capsule sealed here but refused by the server becomes a
-                            // draft again, so the person can fix it.
-                            store::unseal(&conn, op.capsule_id)?;
-                        }
-                    }
+            if op.kind == OpKind::PutPhoto {
+                uploads.push(op);
+                continue;
+            }
+            sent += self
+                .send_batch(std::mem::take(&mut uploads), &mut held)
+                .await?;
+            if held.contains(&op.capsule_id) {
+                continue;
+            }
+            sent += self.send_batch(vec![op], &mut held).await?;
+        }
+        sent += self.send_batch(uploads, &mut held).await?;
+        Ok(sent)
+    }
+
+    /// Sends entries concurrently and records each outcome; answers how many went
+    /// through. A failed entry holds back the rest of its capsule.
+    async fn send_batch(&self, ops: Vec<Op>, held: &mut HashSet<Uuid>) -> Result<usize, SyncError> {
+        if ops.is_empty() {
+            return Ok(0);
+        }
+        let results: Vec<(Op, Result<(), SyncError>)> = futures_util::stream::iter(ops)
+            .map(|op| async move {
+                let r = self.send_op(&op).await;
+                (op, r)
+            })
+            .buffer_unordered(PARALLEL_UPLOADS)
+            .collect()
+            .await;
+        let mut sent = 0;
+        let mut stop = None;
+        for (op, result) in results {
+            match self.settle(&op, result) {
+                Ok(true) => sent += 1,
+                Ok(false) => {
                     held.insert(op.capsule_id);
-                    self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
+                }
+                Err(e) => {
+                    held.insert(op.capsule_id);
+                    stop.get_or_insert(e);
                 }
             }
         }
-        Ok(sent)
+        match stop {
+            Some(e) => Err(e),
+            None => Ok(sent),
+        }
+    }
+
+    /// Records how an entry went: true if done, false if it failed and waits; an error
+    /// when the whole pass should stop (offline, signed out, the library unwritable).
+    fn settle(&self, op: &Op, result: Result<(), SyncError>) -> Result<bool, SyncError> {
+        let now = self.clock.now().timestamp_millis();
+        match result {
+            Ok(()) => {
+                outbox::done(&self.lib.conn(), op)?;
+                Ok(true)
+            }
+            Err(e @ SyncError::Offline(_)) => {
+                outbox::failed(
+                    &self.lib.conn(),
+                    op,
+                    FailureKind::Network,
+                    &e.to_string(),
+                    now,
+                )?;
+                self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
+                Err(e)
+            }
+            Err(
+                e @ (SyncError::SignedOut
+                | SyncError::NotLoggedIn
+                | SyncError::Library(_)
+                | SyncError::Tokens(_)),
+            ) => Err(e),
+            Err(e) => {
+                let kind = if e.is_transient() {
+                    FailureKind::Server
+                } else {
+                    FailureKind::Refused
+                };
+                tracing::info!(op = ?op.kind, capsule = %op.capsule_id, error = %e, "outbox entry failed");
+                let message = refusal_message(op, &e);
+                let conn = self.lib.conn();
+                outbox::failed(&conn, op, kind, &message, now)?;
+                if kind == FailureKind::Refused {
+                    // A capsule sealed here but refused by the server becomes a draft
+                    // again, so the person can fix it.
+                    store::unseal(&conn, op.capsule_id)?;
+                }
+                drop(conn);
+                self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
+                Ok(false)
+            }
+        }
     }
 
     async fn send_op(&self, op: &Op) -> Result<(), SyncError> {
@@ -204,14 +266,17 @@ impl SyncEngine {
         };
         if let Some(target) = declared.upload {
             let sent = Arc::new(AtomicU64::new(0));
-            *self.upload.lock().unwrap_or_else(|e| e.into_inner()) = Some(super::InFlight {
-                photo_id,
-                sent: sent.clone(),
-            });
+            self.uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(photo_id, sent.clone());
             let progress = self.report_progress(cid, photo_id, sent.clone(), p.size);
             let result = transfer::upload(&self.api.http, &target, &file, p.size, sent).await;
             progress.abort();
-            *self.upload.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            self.uploads
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&photo_id);
             result?;
             let res = self
                 .api
