@@ -122,8 +122,9 @@ fn main() -> Result<()> {
 
 /// One photo, exactly as import makes its thumbnails.
 fn make(path: &Path, out: &Path) -> Result<()> {
-    let decoded = imaging::decode(path, desktop_core::MAX_PIXELS).map_err(|r| r.message)?;
-    let t = desktop_core::thumbnails(&decoded.image).map_err(|r| r.message)?;
+    let t = desktop_core::thumbs::make(path, desktop_core::MAX_PIXELS)
+        .map_err(|r| r.message)?
+        .thumbnails;
     let stem = path
         .file_stem()
         .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned());

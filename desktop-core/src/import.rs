@@ -15,7 +15,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::library::{Library, LibraryError, PhotoRecord, ThumbSize};
-use crate::metadata;
+use crate::thumbs::{self, Thumbnails};
 
 /// Largest photo accepted, in pixels (a decompression-bomb guard).
 pub const MAX_PIXELS: u64 = 100_000_000;
@@ -181,22 +181,20 @@ fn import_one(library: &Library, path: &Path) -> Result<ImportedPhoto, ImportFai
             duplicate: true,
         });
     }
-    let decoded = imaging::decode(&scratch.0, MAX_PIXELS).map_err(|r| fail(r.code, r.message))?;
-    let meta = metadata::read(&scratch.0);
+    let made = thumbs::make(&scratch.0, MAX_PIXELS).map_err(|r| fail(r.code, r.message))?;
     let Thumbnails {
         preview: preview_jpeg,
         grid: grid_jpeg,
-    } = thumbnails(&decoded.image).map_err(|r| fail(r.code, r.message))?;
+    } = made.thumbnails;
     let record = PhotoRecord {
         sha256: sha256.clone(),
         size,
-        content_type: decoded.content_type.to_owned(),
-        width: decoded.image.width(),
-        height: decoded.image.height(),
-        taken_at: meta.taken_at,
-        camera: meta.camera,
+        content_type: made.content_type.to_owned(),
+        width: made.width,
+        height: made.height,
+        taken_at: made.meta.taken_at,
+        camera: made.meta.camera,
     };
-    drop(decoded);
     place(&scratch.0, &library.photo_path(&sha256)).map_err(|e| io(&e))?;
     for (size, bytes) in [
         (ThumbSize::Preview, preview_jpeg),
@@ -215,30 +213,6 @@ fn import_one(library: &Library, path: &Path) -> Result<ImportedPhoto, ImportFai
         photo: record,
         // Two copies of new bytes in one import race to the insert; the loser is the copy.
         duplicate: !inserted,
-    })
-}
-
-/// The two JPEG thumbnails of a photo.
-#[derive(Debug, Clone)]
-pub struct Thumbnails {
-    /// Longest side at most [`ThumbSize::Preview`].
-    pub preview: Vec<u8>,
-    /// Longest side at most [`ThumbSize::Grid`].
-    pub grid: Vec<u8>,
-}
-
-/// Makes both thumbnails of an upright image, exactly as import does: one resize to the
-/// preview size, and the grid size from that, never from the full image again.
-pub fn thumbnails(image: &image::DynamicImage) -> Result<Thumbnails, imaging::Rejection> {
-    let preview_size = ThumbSize::Preview.pixels();
-    let preview = if image.width().max(image.height()) > preview_size {
-        image.thumbnail(preview_size, preview_size)
-    } else {
-        image.clone()
-    };
-    Ok(Thumbnails {
-        preview: imaging::jpeg_thumbnail(&preview, preview_size, 85)?,
-        grid: imaging::jpeg_thumbnail(&preview, ThumbSize::Grid.pixels(), 82)?,
     })
 }
 

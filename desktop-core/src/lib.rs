@@ -7,19 +7,20 @@ pub mod clock;
 pub mod drafts;
 pub mod import;
 pub mod library;
-mod metadata;
+pub mod metadata;
 mod outbox;
 pub mod sync;
+pub mod thumbs;
 pub mod tokens;
 pub mod unlock;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::{Draft, DraftError, DraftPhoto};
 pub use import::{
-    CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, MAX_PIXELS,
-    Thumbnails, import, thumbnails,
+    CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, MAX_PIXELS, import,
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
 pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState};
+pub use thumbs::{Made, Thumbnails};
 pub use tokens::{TokenBackend, TokenStore, TokenStoreError};
 pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher};

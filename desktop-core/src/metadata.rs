@@ -1,4 +1,4 @@
-//! Capture time and camera from EXIF (orientation is applied by the shared decoder).
+//! Capture time, camera and orientation from EXIF.
 
 use std::path::Path;
 
@@ -12,6 +12,8 @@ pub struct Metadata {
     /// one the local clock reading is kept as if it were UTC, so the day shown is right.
     pub taken_at: Option<i64>,
     pub camera: Option<String>,
+    /// EXIF orientation, 1 (upright) to 8.
+    pub orientation: u8,
 }
 
 fn text(exif: &exif::Exif, tag: Tag) -> Option<String> {
@@ -21,13 +23,21 @@ fn text(exif: &exif::Exif, tag: Tag) -> Option<String> {
     (!s.is_empty()).then_some(s)
 }
 
-/// Reads what it can; a file without EXIF (or with broken EXIF) simply has none.
+/// Reads what it can from a file; a file without EXIF (or with broken EXIF) has none.
 pub fn read(path: &Path) -> Metadata {
-    let Ok(file) = std::fs::File::open(path) else {
-        return Metadata::default();
-    };
-    let Ok(exif) = exif::Reader::new().read_from_container(&mut std::io::BufReader::new(file))
-    else {
+    match std::fs::File::open(path) {
+        Ok(file) => read_from(&mut std::io::BufReader::new(file)),
+        Err(_) => Metadata::default(),
+    }
+}
+
+/// The same, from bytes already in memory.
+pub fn read_bytes(data: &[u8]) -> Metadata {
+    read_from(&mut std::io::Cursor::new(data))
+}
+
+fn read_from<R: std::io::BufRead + std::io::Seek>(r: &mut R) -> Metadata {
+    let Ok(exif) = exif::Reader::new().read_from_container(r) else {
         return Metadata::default();
     };
     let taken_at = [Tag::DateTimeOriginal, Tag::DateTime]
@@ -54,7 +64,17 @@ pub fn read(path: &Path) -> Metadata {
         (Some(make), Some(model)) => Some(format!("{make} {model}")),
         (a, b) => a.or(b),
     };
-    Metadata { taken_at, camera }
+    let orientation = exif
+        .get_field(Tag::Orientation, In::PRIMARY)
+        .and_then(|f| f.value.get_uint(0))
+        .and_then(|v| u8::try_from(v).ok())
+        .filter(|v| (1..=8).contains(v))
+        .unwrap_or(1);
+    Metadata {
+        taken_at,
+        camera,
+        orientation,
+    }
 }
 
 trait FromStrOffset: Sized {

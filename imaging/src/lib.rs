@@ -129,10 +129,7 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
     let format = sniff(&head[..n])?;
     let content_type = media_type(format).unwrap_or("application/octet-stream");
     if format == ImageFormat::Jpeg && !jpeg_is_complete(&mut file).map_err(|e| corrupt(&e))? {
-        return Err(reject(
-            ErrorCode::CorruptImage,
-            "This JPEG is truncated (it ends before the image does).",
-        ));
+        return Err(truncated());
     }
     file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
 
@@ -145,15 +142,7 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| decode_error(&e))?;
     let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > max_pixels {
-        return Err(reject(
-            ErrorCode::ImageTooLarge,
-            format!(
-                "This image is {w}×{h} pixels; the limit is {} megapixels.",
-                max_pixels / 1_000_000
-            ),
-        ));
-    }
+    check_pixels(w, h, max_pixels)?;
     let orientation = decoder
         .orientation()
         .unwrap_or(image::metadata::Orientation::NoTransforms);
@@ -198,7 +187,7 @@ fn decode_error(e: &image::ImageError) -> Rejection {
 }
 
 /// Drops alpha onto white, so transparent PNGs do not get black thumbnails.
-fn flatten(img: DynamicImage) -> image::RgbImage {
+pub fn flatten(img: DynamicImage) -> image::RgbImage {
     if !img.color().has_alpha() {
         return img.to_rgb8();
     }
@@ -225,11 +214,10 @@ fn read_up_to(f: &mut File, buf: &mut [u8]) -> std::io::Result<usize> {
 /// A JPEG is complete when an end-of-image marker follows the first start-of-scan. The scan
 /// is found by walking marker segments, so an EXIF thumbnail's own end marker (inside APP1)
 /// does not count; entropy-coded data cannot contain FF D9.
-fn jpeg_is_complete(f: &mut File) -> std::io::Result<bool> {
+fn jpeg_is_complete<R: Read + Seek>(f: &mut R) -> std::io::Result<bool> {
     f.seek(SeekFrom::Start(2))?;
     let mut r = BufReader::new(f);
     let mut pos: u64 = 2;
-    let mut byte = [0u8; 1];
     // Walk segments up to the first SOS.
     loop {
         let mut marker = [0u8; 2];
@@ -260,16 +248,52 @@ fn jpeg_is_complete(f: &mut File) -> std::io::Result<bool> {
             break;
         }
     }
-    let _ = pos;
-    // Look for FF D9 anywhere after the first scan header.
-    let mut prev_ff = false;
-    while r.read(&mut byte)? == 1 {
-        if prev_ff && byte[0] == 0xD9 {
+    // Look for FF D9 anywhere after the first scan header, from the end backwards: a
+    // complete file has it in its last bytes, so only a damaged one is read through.
+    let end = r.seek(SeekFrom::End(0))?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut hi = end;
+    while hi > pos {
+        let lo = hi.saturating_sub(buf.len() as u64).max(pos);
+        let len = usize::try_from(hi - lo).unwrap_or(0);
+        r.seek(SeekFrom::Start(lo))?;
+        r.read_exact(&mut buf[..len])?;
+        if buf[..len].windows(2).any(|w| w == [0xFF, 0xD9]) {
             return Ok(true);
         }
-        prev_ff = byte[0] == 0xFF;
+        // Step back one byte less than read, so a marker split across chunks is seen.
+        hi = if lo == pos { pos } else { lo + 1 };
     }
     Ok(false)
+}
+
+/// Refuses dimensions over the pixel limit (a decompression-bomb guard, before decoding).
+pub fn check_pixels(w: u32, h: u32, max_pixels: u64) -> Result<(), Rejection> {
+    if u64::from(w) * u64::from(h) > max_pixels {
+        return Err(reject(
+            ErrorCode::ImageTooLarge,
+            format!(
+                "This image is {w}×{h} pixels; the limit is {} megapixels.",
+                max_pixels / 1_000_000
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks that in-memory JPEG bytes are not truncated (see [`decode`]).
+pub fn check_jpeg_complete(data: &[u8]) -> Result<(), Rejection> {
+    match jpeg_is_complete(&mut std::io::Cursor::new(data)) {
+        Ok(true) => Ok(()),
+        _ => Err(truncated()),
+    }
+}
+
+fn truncated() -> Rejection {
+    reject(
+        ErrorCode::CorruptImage,
+        "This JPEG is truncated (it ends before the image does).",
+    )
 }
 
 /// Hostile images for tests.
