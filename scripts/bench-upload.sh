@@ -7,6 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
+need_apt cmake:cmake nasm:nasm
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
 total_mb="${1:-1024}"
 cargo build --release --locked -p sync-server -p desktop-core --example upload_bench

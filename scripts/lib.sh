@@ -17,6 +17,18 @@ need_apt() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null
 }
 
+# Debian packages without a command to look for: need_apt_package PKG...
+need_apt_package() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg -s "$pkg" > /dev/null 2>&1 || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "installing ${missing[*]}"
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" > /dev/null
+}
+
 need_rust() {
   if ! command -v cargo > /dev/null 2>&1; then
     [ -f "$HOME/.cargo/env" ] && source "$HOME/.cargo/env"

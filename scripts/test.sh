@@ -10,7 +10,7 @@ source scripts/lib.sh
 
 need_rust
 need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client \
-  dbus-daemon:dbus-daemon dbus-monitor:dbus-bin
+  dbus-daemon:dbus-daemon dbus-monitor:dbus-bin cmake:cmake nasm:nasm
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
 need_postgres

@@ -433,3 +433,60 @@ async fn a_server_refusal_is_shown_with_its_reason_and_a_refused_seal_unlocks() 
         other => panic!("expected an error, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn account_errors_are_sentences_and_log_out_forgets_the_token() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut server = Server::start().await;
+    let a = Device::open(&tmp.path().join("a"));
+    let who = email();
+
+    match a.engine.sign_up(&server.url, &who, "password").await {
+        Err(SyncError::Api { code, message, .. }) => {
+            assert_eq!(code, protocol::ErrorCode::WeakPassword);
+            assert!(message.ends_with('.'), "a sentence: {message}");
+        }
+        other => panic!("weak password accepted: {other:?}"),
+    }
+    match a.engine.log_in("not a url", &who, PASSWORD).await {
+        Err(e) => assert!(e.to_string().contains("server address"), "{e}"),
+        Ok(_) => panic!("nonsense address accepted"),
+    }
+    a.engine
+        .sign_up(&server.url, &who, PASSWORD)
+        .await
+        .expect("sign up");
+    match a
+        .engine
+        .log_in(&server.url, &who, "wrong passphrase 12345")
+        .await
+    {
+        Err(SyncError::Api { code, .. }) => {
+            assert_eq!(code, protocol::ErrorCode::InvalidCredentials);
+        }
+        other => panic!("wrong password accepted: {other:?}"),
+    }
+    server.stop();
+    match a.engine.log_in(&server.url, &who, PASSWORD).await {
+        Err(e @ SyncError::Offline(_)) => assert!(e.to_string().contains("cannot be reached")),
+        other => panic!("expected offline, got {other:?}"),
+    }
+    server.restart().await;
+
+    let d = a
+        .lib
+        .create_draft(&fields("Mine", "n"), Utc::now())
+        .expect("draft");
+    a.engine.sync_now().await.expect("sync");
+    a.engine.log_out().await.expect("log out");
+    assert!(a.engine.account().is_none());
+    assert!(!a.dir.join("refresh-token").exists(), "token forgotten");
+    assert_eq!(
+        a.engine.sync_state(d.id).expect("state"),
+        SyncState::LocalOnly
+    );
+    assert!(a.lib.draft(d.id).expect("read").is_some(), "capsules stay");
+    // A restart stays signed out.
+    let again = Device::open(&a.dir);
+    assert!(again.engine.account().is_none());
+}
