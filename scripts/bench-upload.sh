@@ -10,7 +10,8 @@ need_rust
 need_apt cmake:cmake nasm:nasm
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
 total_mb="${1:-1024}"
-cargo build --release --locked -p sync-server -p desktop-core --example upload_bench
+cargo build --release --locked -p sync-server --bin sync-server
+cargo build --release --locked -p desktop-core --example upload_bench
 target="${CARGO_TARGET_DIR:-target}/release"
 work=$(mktemp -d)
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1

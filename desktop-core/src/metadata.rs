@@ -1,4 +1,4 @@
-//! Capture time, camera and orientation from EXIF.
+//! Capture time and camera from EXIF (orientation is applied by the shared decoder).
 
 use std::path::Path;
 
@@ -12,8 +12,6 @@ pub struct Metadata {
     /// one the local clock reading is kept as if it were UTC, so the day shown is right.
     pub taken_at: Option<i64>,
     pub camera: Option<String>,
-    /// EXIF orientation, 1 (upright) to 8.
-    pub orientation: u8,
 }
 
 fn text(exif: &exif::Exif, tag: Tag) -> Option<String> {
@@ -29,11 +27,6 @@ pub fn read(path: &Path) -> Metadata {
         Ok(file) => read_from(&mut std::io::BufReader::new(file)),
         Err(_) => Metadata::default(),
     }
-}
-
-/// The same, from bytes already in memory.
-pub fn read_bytes(data: &[u8]) -> Metadata {
-    read_from(&mut std::io::Cursor::new(data))
 }
 
 fn read_from<R: std::io::BufRead + std::io::Seek>(r: &mut R) -> Metadata {
@@ -64,17 +57,7 @@ fn read_from<R: std::io::BufRead + std::io::Seek>(r: &mut R) -> Metadata {
         (Some(make), Some(model)) => Some(format!("{make} {model}")),
         (a, b) => a.or(b),
     };
-    let orientation = exif
-        .get_field(Tag::Orientation, In::PRIMARY)
-        .and_then(|f| f.value.get_uint(0))
-        .and_then(|v| u8::try_from(v).ok())
-        .filter(|v| (1..=8).contains(v))
-        .unwrap_or(1);
-    Metadata {
-        taken_at,
-        camera,
-        orientation,
-    }
+    Metadata { taken_at, camera }
 }
 
 trait FromStrOffset: Sized {

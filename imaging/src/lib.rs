@@ -267,6 +267,111 @@ fn jpeg_is_complete<R: Read + Seek>(f: &mut R) -> std::io::Result<bool> {
     Ok(false)
 }
 
+/// A photo decoded for making thumbnails: upright, at least `target` pixels on its longest
+/// side where the photo has that many, possibly smaller than the photo itself.
+#[derive(Debug)]
+pub struct Reduced {
+    pub image: DynamicImage,
+    /// The photo's full upright size.
+    pub width: u32,
+    pub height: u32,
+    pub format: ImageFormat,
+    pub content_type: &'static str,
+}
+
+/// Decodes a photo for thumbnails of at most `target` pixels, with every check of
+/// [`decode`]. A JPEG (nearly every camera photo) is decoded by libjpeg-turbo at the
+/// smallest DCT scale that keeps its longest side at `target` or more: a 24-megapixel photo
+/// costs a sixteenth of a full decode. Other formats, and JPEGs libjpeg-turbo declines
+/// (CMYK, say), are decoded in full.
+pub fn decode_reduced(path: &Path, max_pixels: u64, target: u32) -> Result<Reduced, Rejection> {
+    let mut file = File::open(path).map_err(|e| corrupt(&e))?;
+    let mut head = [0u8; 32];
+    let n = read_up_to(&mut file, &mut head).map_err(|e| corrupt(&e))?;
+    if sniff(&head[..n])? == ImageFormat::Jpeg {
+        let mut data = Vec::new();
+        file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
+        file.read_to_end(&mut data).map_err(|e| corrupt(&e))?;
+        check_jpeg_complete(&data)?;
+        if let Some(r) = turbo_reduced(&data, target, max_pixels)? {
+            return Ok(r);
+        }
+    }
+    let d = decode(path, max_pixels)?;
+    Ok(Reduced {
+        width: d.image.width(),
+        height: d.image.height(),
+        image: d.image,
+        format: d.format,
+        content_type: d.content_type,
+    })
+}
+
+/// The libjpeg-turbo path of [`decode_reduced`]; `None` when it declines this JPEG.
+fn turbo_reduced(data: &[u8], target: u32, max_pixels: u64) -> Result<Option<Reduced>, Rejection> {
+    let Ok(mut d) = turbojpeg::Decompressor::new() else {
+        return Ok(None);
+    };
+    let Ok(header) = d.read_header(data) else {
+        return Ok(None);
+    };
+    let (Ok(w), Ok(h)) = (u32::try_from(header.width), u32::try_from(header.height)) else {
+        return Ok(None);
+    };
+    check_pixels(w, h, max_pixels)?;
+    let longest = header.width.max(header.height);
+    let target = usize::try_from(target).unwrap_or(usize::MAX);
+    let factor = [
+        turbojpeg::ScalingFactor::ONE_EIGHTH,
+        turbojpeg::ScalingFactor::ONE_QUARTER,
+        turbojpeg::ScalingFactor::ONE_HALF,
+    ]
+    .into_iter()
+    .find(|f| f.scale(longest) >= target)
+    .unwrap_or(turbojpeg::ScalingFactor::ONE);
+    if d.set_scaling_factor(factor).is_err() {
+        return Ok(None);
+    }
+    let scaled = header.scaled(factor);
+    let mut out = turbojpeg::Image {
+        pixels: vec![0u8; scaled.width * scaled.height * 3],
+        width: scaled.width,
+        pitch: scaled.width * 3,
+        height: scaled.height,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    if d.decompress(data, out.as_deref_mut()).is_err() {
+        return Ok(None);
+    }
+    let (Ok(sw), Ok(sh)) = (u32::try_from(scaled.width), u32::try_from(scaled.height)) else {
+        return Ok(None);
+    };
+    let Some(rgb) = image::RgbImage::from_raw(sw, sh, out.pixels) else {
+        return Ok(None);
+    };
+    // The orientation, from the same EXIF reading the full decoder uses.
+    let orientation = image::codecs::jpeg::JpegDecoder::new(std::io::Cursor::new(data))
+        .ok()
+        .and_then(|mut dec| dec.orientation().ok())
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::ImageRgb8(rgb);
+    image.apply_orientation(orientation);
+    let (width, height) = match orientation {
+        image::metadata::Orientation::Rotate90
+        | image::metadata::Orientation::Rotate270
+        | image::metadata::Orientation::Rotate90FlipH
+        | image::metadata::Orientation::Rotate270FlipH => (h, w),
+        _ => (w, h),
+    };
+    Ok(Some(Reduced {
+        image,
+        width,
+        height,
+        format: ImageFormat::Jpeg,
+        content_type: "image/jpeg",
+    }))
+}
+
 /// Refuses dimensions over the pixel limit (a decompression-bomb guard, before decoding).
 pub fn check_pixels(w: u32, h: u32, max_pixels: u64) -> Result<(), Rejection> {
     if u64::from(w) * u64::from(h) > max_pixels {

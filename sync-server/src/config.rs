@@ -25,6 +25,17 @@ pub struct Flags {
     /// sqlite:PATH or postgres://... (default: SQLite in the data folder).
     #[arg(long, env = "ITC_DATABASE_URL")]
     pub database_url: Option<String>,
+    /// PostgreSQL user, when it is kept apart from the URL (a secret store injects it).
+    #[arg(long, env = "ITC_DATABASE_USER", requires = "database_url")]
+    pub database_user: Option<String>,
+    /// PostgreSQL password, when it is kept apart from the URL (a secret store injects it).
+    #[arg(
+        long,
+        env = "ITC_DATABASE_PASSWORD",
+        hide_env_values = true,
+        requires = "database_url"
+    )]
+    pub database_password: Option<String>,
     /// Most database connections this process opens (default: twice the CPU cores for
     /// PostgreSQL, at least 4; 4 for SQLite, which has one writer anyway).
     #[arg(long, env = "ITC_DATABASE_MAX_CONNECTIONS")]
@@ -201,7 +212,11 @@ impl Settings {
         let mut s = Self::embedded(data_dir.clone());
         s.bind = f.bind;
         if let Some(url) = f.database_url {
-            s.database_url = url;
+            s.database_url = with_credentials(
+                &url,
+                f.database_user.as_deref(),
+                f.database_password.as_deref(),
+            )?;
         }
         s.database_max_connections = f.database_max_connections;
         if let Some(b) = f.blob_store {
@@ -252,6 +267,40 @@ impl Settings {
 }
 
 /// The default SQLite database inside a data folder.
+/// Puts a user and password kept apart from a postgres:// URL into it, percent-encoded.
+fn with_credentials(
+    url: &str,
+    user: Option<&str>,
+    password: Option<&str>,
+) -> anyhow::Result<String> {
+    if user.is_none() && password.is_none() {
+        return Ok(url.to_owned());
+    }
+    let Some((scheme, rest)) = url.split_once("://") else {
+        bail!("--database-user and --database-password need a postgres:// URL");
+    };
+    if !scheme.starts_with("postgres") {
+        bail!("--database-user and --database-password apply to PostgreSQL only");
+    }
+    if rest
+        .split('/')
+        .next()
+        .is_some_and(|authority| authority.contains('@'))
+    {
+        bail!("the database URL already names a user; give it there or apart, not both");
+    }
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let userinfo = match (user, password) {
+        (Some(u), Some(p)) => format!("{}:{}", enc(u), enc(p)),
+        (Some(u), None) => enc(u),
+        (None, Some(p)) => format!(":{}", enc(p)),
+        (None, None) => String::new(),
+    };
+    Ok(format!("{scheme}://{userinfo}@{rest}"))
+}
+
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("server.db").display())
 }
@@ -312,6 +361,22 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn database_credentials_kept_apart_are_put_in_the_url_encoded() {
+        let url = "postgres://db.example:5432/itc?sslmode=verify-full&sslrootcert=/etc/ca.pem";
+        assert_eq!(
+            with_credentials(url, Some("itc"), Some("p@ss:w/rd"))
+                .ok()
+                .as_deref(),
+            Some(
+                "postgres://itc:p%40ss%3Aw%2Frd@db.example:5432/itc?sslmode=verify-full&sslrootcert=/etc/ca.pem"
+            )
+        );
+        assert_eq!(with_credentials(url, None, None).ok().as_deref(), Some(url));
+        assert!(with_credentials("postgres://u@h/db", Some("v"), None).is_err());
+        assert!(with_credentials("sqlite:/x.db", Some("v"), None).is_err());
+    }
 
     #[test]
     fn s3_spec_splits_bucket_and_prefix() {

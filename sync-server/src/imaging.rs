@@ -22,11 +22,11 @@ pub struct Inspected {
 /// Validates a photo file and makes its thumbnail. CPU- and memory-heavy: run on a
 /// blocking thread, few at a time.
 pub fn inspect(path: &Path, max_pixels: u64) -> Result<Inspected, Rejection> {
-    let d = imaging::decode(path, max_pixels)?;
+    let d = imaging::decode_reduced(path, max_pixels, THUMBNAIL_SIZE)?;
     Ok(Inspected {
         content_type: d.content_type,
-        width: d.image.width(),
-        height: d.image.height(),
+        width: d.width,
+        height: d.height,
         thumbnail_jpeg: imaging::jpeg_thumbnail(&d.image, THUMBNAIL_SIZE, 82)?,
     })
 }

@@ -159,11 +159,16 @@ pub async fn declare(
 async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarget> {
     let ttl = state.settings.upload_ttl;
     let expires_at = state.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default();
-    let staging = keys::staging(&row.user_id, &row.id);
     let size = u64::try_from(row.size).unwrap_or(0);
     if let Some(p) = state
         .blobs
-        .presign_put(&staging, size, &row.sha256, &row.content_type, ttl)
+        .presign_put(
+            &upload_key(state, row),
+            size,
+            &row.sha256,
+            &row.content_type,
+            ttl,
+        )
         .await?
     {
         return Ok(UploadTarget {
@@ -386,8 +391,18 @@ pub async fn complete(
     Ok(views::photo(&ready))
 }
 
+/// Where a photo's bytes are uploaded to: straight to their content-addressed key when
+/// the store checks length and hash on upload (S3), else to a staging key of this photo.
+fn upload_key(state: &AppState, row: &PhotoRow) -> String {
+    if state.blobs.direct_uploads() {
+        keys::original(&row.user_id, &row.sha256)
+    } else {
+        keys::staging(&row.user_id, &row.id)
+    }
+}
+
 async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
-    let staging = keys::staging(&row.user_id, &row.id);
+    let staging = upload_key(state, row);
     let expected = u64::try_from(row.size).unwrap_or(0);
     let tmp = TempFile::new(state);
     let Some((got, sha)) = download(state, &staging, &tmp.0, expected).await? else {
@@ -434,11 +449,13 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
             "image/jpeg",
         )
         .await?;
-    state
-        .blobs
-        .copy(&staging, &keys::original(&row.user_id, &row.sha256))
-        .await?;
-    state.blobs.delete(&staging).await?;
+    if !state.blobs.direct_uploads() {
+        state
+            .blobs
+            .copy(&staging, &keys::original(&row.user_id, &row.sha256))
+            .await?;
+        state.blobs.delete(&staging).await?;
+    }
     Ok(BlobRow {
         sha256: row.sha256.clone(),
         size: row.size,
@@ -474,6 +491,17 @@ pub async fn remove(
         .blobs
         .delete(&keys::staging(&auth.user_id, &pid))
         .await;
+    // Bytes uploaded straight to their key but never completed have no blob row to
+    // collect them by.
+    if row.state == PhotoState::Pending.as_str()
+        && state.blobs.direct_uploads()
+        && matches!(state.db.blob(&auth.user_id, &row.sha256).await, Ok(None))
+    {
+        let _ = state
+            .blobs
+            .delete(&keys::original(&auth.user_id, &row.sha256))
+            .await;
+    }
     collect_garbage(state, &auth.user_id, &row.sha256).await;
     Ok(())
 }

@@ -46,6 +46,10 @@ impl FolderStore {
 
 #[async_trait]
 impl BlobStore for FolderStore {
+    fn direct_uploads(&self) -> bool {
+        false
+    }
+
     async fn presign_put(
         &self,
         _key: &str,

@@ -44,6 +44,11 @@ pub struct BlobReader {
 /// The narrow interface every store implements.
 #[async_trait]
 pub trait BlobStore: Send + Sync + 'static {
+    /// Whether [`presign_put`](Self::presign_put) gives direct uploads. The store then
+    /// checks the pinned length and SHA-256 itself, so an upload can go straight to its
+    /// content-addressed key: a cut upload leaves nothing, a wrong one is refused.
+    fn direct_uploads(&self) -> bool;
+
     /// A direct upload for `key`, pinned to `size` and `sha256_hex`, valid for `ttl`; None
     /// when this store has no direct uploads and the server receives the bytes itself.
     async fn presign_put(

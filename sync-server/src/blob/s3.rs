@@ -88,6 +88,10 @@ impl S3Store {
 
 #[async_trait]
 impl BlobStore for S3Store {
+    fn direct_uploads(&self) -> bool {
+        true
+    }
+
     async fn presign_put(
         &self,
         key: &str,

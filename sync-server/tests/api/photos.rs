@@ -119,14 +119,20 @@ async fn wrong_hash_or_size_on_complete_is_rejected_and_nothing_counts(b: Backen
     let declared = jpeg(64, 64, 1);
     let uid = user.user_id.to_string();
 
-    // Bytes of the right length but other content land in staging (as a faulty client or
-    // store would leave them); complete must catch it.
+    // Bytes of the right length but other content land where the upload goes (as a
+    // faulty client or store would leave them); complete must catch it. With S3 that is
+    // the photo's content-addressed key (S3 checks the pinned hash on upload, which this
+    // write goes round), with a folder a staging key.
     let mut other = declared.clone();
     let mid = other.len() / 2;
     other[mid] ^= 0xFF;
     let photo = Uuid::now_v7();
     declare_ok(&app, &user, capsule, photo, &declared).await;
-    let staging = sync_server::blob::keys::staging(&uid, &photo.to_string());
+    let staging = if app.state.blobs.direct_uploads() {
+        sync_server::blob::keys::original(&uid, &crate::helpers::sha256_hex(&declared))
+    } else {
+        sync_server::blob::keys::staging(&uid, &photo.to_string())
+    };
     app.state
         .blobs
         .put_bytes(&staging, other.clone().into(), "image/jpeg")
