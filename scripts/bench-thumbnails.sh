@@ -8,21 +8,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
-need_apt vipsthumbnail:libvips-tools cmake:cmake nasm:nasm jpegtran:libjpeg-turbo-progs
+need_apt vipsthumbnail:libvips-tools cmake:cmake nasm:nasm
 folder="${1:-}"
 if [ -z "$folder" ]; then
-  [ -d /usr/share/wallpapers/Autumn ] || need_apt_package plasma-workspace-wallpapers
   folder=$(mktemp -d)
   trap 'rm -rf "$folder"' EXIT
-  # Every wallpaper JPEG of at least 2 megapixels (the big files), named after its set.
-  find /usr/share/wallpapers -type f -name '*.jpg' -size +250k | while read -r f; do
-    set_name=$(echo "$f" | cut -d/ -f5)
-    cp "$f" "$folder/$set_name-$(basename "$f")"
-  done
-  rm -f "$folder"/*-720x1440.jpg
-  for f in BytheWater ColdRipple EveningGlow FallenLeaf Kite Path SafeLanding-5120 Shell; do
-    src=$(cd "$folder" && ls "$f"*.jpg | head -1)
-    jpegtran -progressive -copy all -outfile "$folder/prog-$src" "$folder/$src"
-  done
+  real_photos "$folder"
 fi
 cargo run --release --locked -p desktop-core --example thumbnail_bench -- "$folder" "${@:2}"

@@ -79,3 +79,22 @@ need_python_module() {
     || need_apt "__none__:$3"
   python3 -c "import $1"
 }
+
+# real_photos DIR: fills DIR with real photographs Debian packages (KDE Plasma's wallpapers,
+# 4 to 15 megapixels, some progressive) plus lossless progressive copies of some of them
+# (jpegtran), so about 40 % are progressive.
+real_photos() {
+  local dir="$1" f src set_name
+  need_apt_package plasma-workspace-wallpapers
+  need_apt jpegtran:libjpeg-turbo-progs
+  mkdir -p "$dir"
+  find /usr/share/wallpapers -type f -name '*.jpg' -size +250k | while read -r f; do
+    set_name=$(echo "$f" | cut -d/ -f5)
+    cp "$f" "$dir/$set_name-$(basename "$f")"
+  done
+  rm -f "$dir"/*-720x1440.jpg
+  for f in BytheWater ColdRipple EveningGlow FallenLeaf Kite Path SafeLanding-5120 Shell; do
+    src=$(cd "$dir" && ls "$f"*.jpg | head -1)
+    jpegtran -progressive -copy all -outfile "$dir/prog-$src" "$dir/$src"
+  done
+}

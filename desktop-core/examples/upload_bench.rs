@@ -2,7 +2,9 @@
 //! the same files to the same S3 server. Each phase runs as its own process so each peak
 //! memory figure is its own (scripts/bench-upload.sh runs them in order):
 //!
-//!   upload_bench prepare  DIR TOTAL_MB      photos of random pixels, imported into DIR/lib
+//!   upload_bench prepare  DIR TOTAL_MB SOURCE   unique copies of the JPEGs in SOURCE (a
+//!                                               comment segment makes each copy's bytes
+//!                                               differ), imported into DIR/lib
 //!   upload_bench baseline DIR S3_ENDPOINT BUCKET
 //!   upload_bench ours     DIR SERVER_URL
 
@@ -12,11 +14,6 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use desktop_core::{CancelToken, Library, SyncEngine, SyncState, SystemClock, TokenStore, import};
-use rand::RngCore;
-
-/// Each photo: 3000×2800 random RGB pixels in a BMP, about 25 MB, incompressible.
-const W: u32 = 3000;
-const H: u32 = 2800;
 
 fn peak_rss_mb() -> f64 {
     // Linux: the high-water mark of resident memory.
@@ -43,19 +40,37 @@ fn total_bytes(files: &[PathBuf]) -> anyhow::Result<u64> {
     files.iter().map(|f| Ok(std::fs::metadata(f)?.len())).sum()
 }
 
-fn prepare(dir: &Path, total_mb: u64) -> anyhow::Result<()> {
+fn prepare(dir: &Path, total_mb: u64, source: &Path) -> anyhow::Result<()> {
     let out = dir.join("photos");
     std::fs::create_dir_all(&out)?;
-    let per = u64::from(W * H * 3);
-    let n = (total_mb * 1024 * 1024).div_ceil(per);
-    let mut buf = vec![0u8; (W * H * 3) as usize];
-    for i in 0..n {
-        rand::thread_rng().fill_bytes(&mut buf);
-        let img = image::RgbImage::from_raw(W, H, buf.clone()).context("image")?;
-        img.save_with_format(
-            out.join(format!("photo-{i:03}.bmp")),
-            image::ImageFormat::Bmp,
-        )?;
+    let mut sources: Vec<Vec<u8>> = Vec::new();
+    for entry in std::fs::read_dir(source)? {
+        let path = entry?.path();
+        let bytes = std::fs::read(&path)?;
+        if bytes.starts_with(&[0xFF, 0xD8]) {
+            sources.push(bytes);
+        }
+    }
+    if sources.is_empty() {
+        bail!("no JPEGs in {}", source.display());
+    }
+    let want = total_mb * 1024 * 1024;
+    let mut written = 0u64;
+    let mut i = 0usize;
+    while written < want {
+        let src = &sources[i % sources.len()];
+        // SOI, then a COM segment naming the copy, then the rest: the same picture, other bytes.
+        let comment = format!("upload bench copy {i}");
+        let len = u16::try_from(comment.len() + 2)?;
+        let mut bytes = Vec::with_capacity(src.len() + comment.len() + 4);
+        bytes.extend_from_slice(&src[..2]);
+        bytes.extend_from_slice(&[0xFF, 0xFE]);
+        bytes.extend_from_slice(&len.to_be_bytes());
+        bytes.extend_from_slice(comment.as_bytes());
+        bytes.extend_from_slice(&src[2..]);
+        std::fs::write(out.join(format!("photo-{i:04}.jpg")), &bytes)?;
+        written += bytes.len() as u64;
+        i += 1;
     }
     let lib = Library::open(dir.join("lib"))?;
     let files = photos(dir)?;
@@ -94,7 +109,7 @@ async fn baseline(dir: &Path, endpoint: &str, bucket: &str) -> anyhow::Result<()
             .put_object()
             .bucket(bucket)
             .key(key)
-            .content_type("image/bmp")
+            .content_type("image/jpeg")
             .body(body)
             .send()
             .await?;
@@ -158,11 +173,11 @@ async fn main() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["prepare", dir, mb] => prepare(Path::new(dir), mb.parse()?),
+        ["prepare", dir, mb, source] => prepare(Path::new(dir), mb.parse()?, Path::new(source)),
         ["baseline", dir, endpoint, bucket] => baseline(Path::new(dir), endpoint, bucket).await,
         ["ours", dir, server] => ours(Path::new(dir), server).await,
         _ => bail!(
-            "usage: upload_bench prepare DIR TOTAL_MB | baseline DIR S3_ENDPOINT BUCKET | ours DIR SERVER_URL"
+            "usage: upload_bench prepare DIR TOTAL_MB SOURCE | baseline DIR S3_ENDPOINT BUCKET | ours DIR SERVER_URL"
         ),
     }
 }
