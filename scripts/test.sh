@@ -12,6 +12,7 @@ need_rust
 need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client \
   dbus-daemon:dbus-daemon dbus-monitor:dbus-bin cmake:cmake nasm:nasm
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
+need_python_module cfnlint cfn-lint cfn-lint
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
 need_postgres
 
@@ -31,9 +32,16 @@ export ITC_TEST_POSTGRES_URL="${ITC_TEST_POSTGRES_URL:-postgres://postgres@127.0
 psql "$ITC_TEST_POSTGRES_URL" -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'itc_test_%'" \
   | while read -r db; do [ -n "$db" ] && psql "$ITC_TEST_POSTGRES_URL" -qc "DROP DATABASE IF EXISTS $db WITH (FORCE)"; done
 
+step "cfn-lint deploy/aws/template.yaml"
+# Through Python, so a fresh pip install needs no PATH change; errors and warnings fail.
+python3 -c 'import sys; from cfnlint.runner import main; sys.argv = ["cfn-lint", *sys.argv[1:]]; sys.exit(main())' \
+  deploy/aws/template.yaml
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The desktop tests start real sync-server processes: the binary this run builds.
+export ITC_TEST_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sync-server"
 step "cargo test (SQLite+folder and PostgreSQL+S3)"
 cargo test --workspace --locked

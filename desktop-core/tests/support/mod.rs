@@ -12,10 +12,17 @@ use desktop_core::{Library, SyncEngine, SystemClock, TokenStore};
 
 pub const PASSWORD: &str = "correct horse battery staple 42";
 
-/// The sync-server binary, built by cargo on first use.
+/// The sync-server binary: ITC_TEST_SERVER_BIN when the test command has just built it
+/// (`cargo test --workspace` builds every binary before any test runs), else built by
+/// cargo here on first use.
 fn binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
+        if let Some(bin) = std::env::var_os("ITC_TEST_SERVER_BIN").map(PathBuf::from)
+            && bin.exists()
+        {
+            return bin;
+        }
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .args(["build", "-p", "sync-server", "--bin", "sync-server"])

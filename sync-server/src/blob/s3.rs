@@ -71,13 +71,24 @@ impl S3Store {
         {
             return Ok(());
         }
-        self.client
+        match self
+            .client
             .create_bucket()
             .bucket(&self.bucket)
             .send()
             .await
-            .map_err(err)?;
-        Ok(())
+        {
+            Ok(_) => Ok(()),
+            // Several replicas starting at once race to create it; losing the race is fine.
+            Err(e)
+                if e.as_service_error().is_some_and(|s| {
+                    s.is_bucket_already_exists() || s.is_bucket_already_owned_by_you()
+                }) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(err(e)),
+        }
     }
 
     fn key(&self, key: &str) -> Result<String, BlobError> {

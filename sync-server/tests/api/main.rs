@@ -8,6 +8,7 @@ mod helpers;
 mod lambda;
 mod photos;
 mod recipients;
+mod replicas;
 mod server;
 mod smtp;
 mod sync;
