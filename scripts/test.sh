@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
-# is missing: format, lints, unit tests, and the API tests against real SQLite, PostgreSQL,
-# an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs for real) and an
-# SMTP server (aiosmtpd, started by the tests that send mail); the desktop core's tests
-# against a real sync-server process and a private D-Bus session bus.
+# is missing: cfn-lint on the AWS template, format, lints, unit tests, and the API tests
+# against real SQLite, PostgreSQL, an S3-compatible server (s3s-fs, which checks SigV4 and
+# presigned URLs for real) and an SMTP server (aiosmtpd, started by the tests that send
+# mail); the desktop core's tests against real sync-server processes and private D-Bus
+# session buses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh

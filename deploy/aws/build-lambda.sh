@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 need_rust
-need_apt zip:zip curl:curl
+need_apt zip:zip curl:curl strip:binutils
 if ! command -v cargo-lambda > /dev/null 2>&1; then
   step "installing cargo-lambda (PyPI)"
   python3 -m pip install --quiet cargo-lambda
@@ -22,5 +22,7 @@ if [ -z "$bundle" ]; then
 else
   cp "$bundle" "$out/rds-global-bundle.pem"
 fi
+# Line tables help local profiling; in the Lambda they only cost cold-start time.
+strip --strip-debug "$out/bootstrap"
 (cd "$out" && rm -f ../delivery-lambda.zip && zip -q ../delivery-lambda.zip bootstrap rds-global-bundle.pem)
 echo "built $target/lambda/delivery-lambda.zip ($(du -h "$target/lambda/delivery-lambda.zip" | cut -f1))"

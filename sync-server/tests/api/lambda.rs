@@ -126,7 +126,11 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
         other => panic!("expected S3, got {other:?}"),
     };
     let data = tempfile::tempdir().expect("tmp");
-    let mut lambda = Command::new(env!("CARGO_BIN_EXE_delivery-lambda"))
+    // ITC_TEST_LAMBDA_BIN runs another build of it, e.g. deploy/aws/build-lambda.sh's
+    // `bootstrap` (cargo-lambda, linked against an old glibc for provided.al2023).
+    let bin = std::env::var("ITC_TEST_LAMBDA_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_delivery-lambda").to_owned());
+    let mut lambda = Command::new(bin)
         .env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", "itc-delivery")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
