@@ -77,6 +77,19 @@ impl Api {
             .store(false, std::sync::atomic::Ordering::SeqCst);
     }
 
+    /// Runs a token-store call off the runtime: keyring calls block on D-Bus or the OS.
+    pub async fn with_tokens<T, F>(&self, f: F) -> Result<T, SyncError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&TokenStore) -> Result<T, crate::tokens::TokenStoreError> + Send + 'static,
+    {
+        let tokens = self.tokens.clone();
+        tokio::task::spawn_blocking(move || f(&tokens))
+            .await
+            .map_err(|e| SyncError::Protocol(e.to_string()))?
+            .map_err(SyncError::from)
+    }
+
     /// The session ended and a refresh could not renew it.
     pub fn is_signed_out(&self) -> bool {
         self.signed_out.load(std::sync::atomic::Ordering::SeqCst)
@@ -136,11 +149,8 @@ impl Api {
         }
         let account = self.account().ok_or(SyncError::NotLoggedIn)?;
         let key = account.token_key();
-        let tokens = self.tokens.clone();
         let k = key.clone();
-        let stored = tokio::task::spawn_blocking(move || tokens.load(&k))
-            .await
-            .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        let stored = self.with_tokens(move |t| t.load(&k)).await?;
         let Some(refresh_token) = stored else {
             self.end_session();
             return Err(SyncError::SignedOut);
@@ -159,11 +169,9 @@ impl Api {
             return Err(SyncError::SignedOut);
         }
         let s: SessionResponse = json(res).await?;
-        let tokens = self.tokens.clone();
         let new_refresh = s.refresh_token.clone();
-        tokio::task::spawn_blocking(move || tokens.save(&key, &new_refresh))
-            .await
-            .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        self.with_tokens(move |t| t.save(&key, &new_refresh))
+            .await?;
         *self.access.lock().unwrap_or_else(|p| p.into_inner()) = Some(s.access_token.clone());
         Ok(s.access_token)
     }

@@ -218,11 +218,10 @@ impl SyncEngine {
             user_id: s.user_id,
             email: email.trim().to_lowercase(),
         };
-        let tokens = self.api.tokens.clone();
         let (key, refresh) = (account.token_key(), s.refresh_token.clone());
-        tokio::task::spawn_blocking(move || tokens.save(&key, &refresh))
-            .await
-            .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        self.api
+            .with_tokens(move |t| t.save(&key, &refresh))
+            .await?;
         {
             let mut conn = self.lib.conn();
             let owner = format!("{}|{}", account.server_url, account.user_id);
@@ -249,11 +248,8 @@ impl SyncEngine {
             // Offline: the token is forgotten here anyway and expires on the server.
             Err(e) => tracing::info!(error = %e, "could not tell the server about the log-out"),
         }
-        let tokens = self.api.tokens.clone();
         let key = account.token_key();
-        tokio::task::spawn_blocking(move || tokens.delete(&key))
-            .await
-            .map_err(|e| SyncError::Protocol(e.to_string()))??;
+        self.api.with_tokens(move |t| t.delete(&key)).await?;
         store::clear_account(&self.lib.conn())?;
         self.api.set_session(None, None);
         Ok(())
@@ -287,11 +283,8 @@ impl SyncEngine {
             .await?;
         api::check(res).await?;
         if let Some(account) = self.api.account() {
-            let tokens = self.api.tokens.clone();
             let key = account.token_key();
-            tokio::task::spawn_blocking(move || tokens.delete(&key))
-                .await
-                .map_err(|e| SyncError::Protocol(e.to_string()))??;
+            self.api.with_tokens(move |t| t.delete(&key)).await?;
         }
         store::clear_account(&self.lib.conn())?;
         self.api.set_session(None, None);

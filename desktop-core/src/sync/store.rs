@@ -223,7 +223,7 @@ pub(crate) fn apply_capsule(
     }
     let server = fields_of(c);
     let Some(local) = local_capsule(conn, c.id)? else {
-        insert_capsule(conn, c, &server)?;
+        write_server_capsule(conn, c, &server, c.updated_at)?;
         return release_held_photos(conn, c.id);
     };
     match c.state {
@@ -245,25 +245,7 @@ pub(crate) fn apply_capsule(
             // Sealed or opened elsewhere (or confirmed for this device): nothing of this
             // device's unsent edits can apply any more.
             outbox::forget_capsule(conn, c.id)?;
-            conn.execute(
-                "UPDATE capsules SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
-                 recipients = ?6, state = ?7, server_version = ?8, base = ?9, \
-                 photo_count = ?10, sealed_at = ?11, updated_at = ?12 WHERE id = ?1",
-                params![
-                    id,
-                    server.title,
-                    server.note,
-                    server.open_at.map(ms),
-                    server.time_zone,
-                    recipients_json(&server.recipients),
-                    c.state.as_str(),
-                    c.version,
-                    base_json(c),
-                    c.photo_count,
-                    c.sealed_at.map(ms),
-                    ms(now.max(c.updated_at)),
-                ],
-            )?;
+            write_server_capsule(conn, c, &server, now.max(c.updated_at))?;
             if c.state == CapsuleState::Opened {
                 release_held_photos(conn, c.id)?;
             } else if local.state != CapsuleState::Opened {
@@ -274,25 +256,34 @@ pub(crate) fn apply_capsule(
     Ok(())
 }
 
-fn insert_capsule(conn: &Connection, c: &Capsule, server: &CapsuleWrite) -> rusqlite::Result<()> {
+/// Writes the server's view of a capsule as this device's, inserting it if new.
+fn write_server_capsule(
+    conn: &Connection,
+    c: &Capsule,
+    fields: &CapsuleWrite,
+    updated_at: DateTime<Utc>,
+) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
          server_version, base, photo_count, sealed_at, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         ON CONFLICT (id) DO UPDATE SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
+         recipients = ?6, state = ?7, server_version = ?8, base = ?9, photo_count = ?10, \
+         sealed_at = ?11, updated_at = ?13",
         params![
             c.id.to_string(),
-            server.title,
-            server.note,
-            server.open_at.map(ms),
-            server.time_zone,
-            recipients_json(&server.recipients),
+            fields.title,
+            fields.note,
+            fields.open_at.map(ms),
+            fields.time_zone,
+            recipients_json(&fields.recipients),
             c.state.as_str(),
             c.version,
             base_json(c),
             c.photo_count,
             c.sealed_at.map(ms),
             ms(c.created_at),
-            ms(c.updated_at),
+            ms(updated_at),
         ],
     )?;
     Ok(())

@@ -27,6 +27,39 @@ pub struct Mail {
 }
 
 impl SmtpServer {
+    /// Waits for one email per expected (capsule title, recipient), then a little longer
+    /// for any duplicate, and asserts each arrived exactly once and nothing else did.
+    pub async fn assert_each_once(&self, expected: impl IntoIterator<Item = (String, String)>) {
+        let mut counts: std::collections::HashMap<(String, String), usize> =
+            expected.into_iter().map(|k| (k, 0)).collect();
+        let mails = self.wait_for(counts.len(), Duration::from_secs(180)).await;
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let mails = if self.count() > mails.len() {
+            self.messages()
+        } else {
+            mails
+        };
+        for m in &mails {
+            let title = m
+                .text
+                .lines()
+                .find_map(|l| l.strip_prefix('“').and_then(|l| l.strip_suffix('”')))
+                .expect("title line")
+                .to_owned();
+            *counts
+                .get_mut(&(title.clone(), m.to.clone()))
+                .unwrap_or_else(|| panic!("unexpected email {title} to {}", m.to)) += 1;
+        }
+        let wrong: Vec<_> = counts.iter().filter(|(_, n)| **n != 1).collect();
+        assert!(
+            wrong.is_empty(),
+            "{} recipients did not get exactly one email: {:?}",
+            wrong.len(),
+            wrong.iter().take(5).collect::<Vec<_>>()
+        );
+        assert_eq!(mails.len(), counts.len());
+    }
+
     /// Starts a server on a free port.
     pub fn start() -> Self {
         Self::start_on(free_port())
