@@ -84,25 +84,7 @@ impl Library {
     ) -> Result<Draft, DraftError> {
         let v = protocol::validate::capsule(fields, now).map_err(DraftError::Invalid)?;
         let id = Uuid::now_v7();
-        {
-            let mut conn = self.conn();
-            let tx = conn.transaction()?;
-            tx.execute(
-                "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, ?7)",
-                params![
-                    id.to_string(),
-                    v.title,
-                    v.note,
-                    v.open_at.map(ms),
-                    v.time_zone,
-                    recipients_json(&v.recipients),
-                    ms(now)
-                ],
-            )?;
-            outbox::enqueue(&tx, OpKind::PutCapsule, id, None, ms(now))?;
-            tx.commit()?;
-        }
+        self.save_fields(id, &v, now)?;
         self.draft(id)?.ok_or(DraftError::NotFound)
     }
 
@@ -115,26 +97,38 @@ impl Library {
     ) -> Result<Draft, DraftError> {
         let v = protocol::validate::capsule(fields, now).map_err(DraftError::Invalid)?;
         self.editable(id)?;
-        {
-            let mut conn = self.conn();
-            let tx = conn.transaction()?;
-            tx.execute(
-                "UPDATE capsules SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
-                 recipients = ?6, updated_at = ?7 WHERE id = ?1",
-                params![
-                    id.to_string(),
-                    v.title,
-                    v.note,
-                    v.open_at.map(ms),
-                    v.time_zone,
-                    recipients_json(&v.recipients),
-                    ms(now)
-                ],
-            )?;
-            outbox::enqueue(&tx, OpKind::PutCapsule, id, None, ms(now))?;
-            tx.commit()?;
-        }
+        self.save_fields(id, &v, now)?;
         self.draft(id)?.ok_or(DraftError::NotFound)
+    }
+
+    /// Writes a draft's validated fields (making the draft if it is new) together with the
+    /// outbox entry that sends them.
+    fn save_fields(
+        &self,
+        id: Uuid,
+        v: &protocol::validate::ValidCapsule,
+        now: DateTime<Utc>,
+    ) -> Result<(), DraftError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
+             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'draft', ?7, ?7) \
+             ON CONFLICT (id) DO UPDATE SET title = ?2, note = ?3, open_at = ?4, \
+             time_zone = ?5, recipients = ?6, updated_at = ?7",
+            params![
+                id.to_string(),
+                v.title,
+                v.note,
+                v.open_at.map(ms),
+                v.time_zone,
+                recipients_json(&v.recipients),
+                ms(now)
+            ],
+        )?;
+        outbox::enqueue(&tx, OpKind::PutCapsule, id, None, ms(now))?;
+        tx.commit()?;
+        Ok(())
     }
 
     /// Deletes a capsule here and, through the outbox, everywhere (its photos stay in the
