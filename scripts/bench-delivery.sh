@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
-need_apt pg_isready:postgresql-client
+need_apt pg_isready:postgresql-client cmake:cmake nasm:nasm
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
 need_postgres
 cargo build --release --locked -p sync-server

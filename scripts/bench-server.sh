@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
-need_apt wrk:wrk curl:curl pg_isready:postgresql-client
+need_apt wrk:wrk curl:curl pg_isready:postgresql-client cmake:cmake nasm:nasm
 need_postgres
 cargo build --release --locked -p sync-server
 target="${CARGO_TARGET_DIR:-target}"

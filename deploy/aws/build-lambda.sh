@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 need_rust
-need_apt zip:zip curl:curl strip:binutils
+need_apt zip:zip curl:curl strip:binutils cmake:cmake nasm:nasm
 if ! command -v cargo-lambda > /dev/null 2>&1; then
   step "installing cargo-lambda (PyPI)"
   python3 -m pip install --quiet cargo-lambda
