@@ -137,14 +137,7 @@ impl Library {
     pub fn delete_capsule(&self, id: Uuid, now: DateTime<Utc>) -> Result<(), DraftError> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let state: Option<String> = tx
-            .query_row(
-                "SELECT state FROM capsules WHERE id = ?1",
-                params![id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match state.as_deref() {
+        match state_of(&tx, id)?.as_deref() {
             None => return Err(DraftError::NotFound),
             Some("sealed") => return Err(DraftError::Sealed),
             Some(_) => {}
@@ -356,20 +349,23 @@ impl Library {
     }
 
     fn editable(&self, id: Uuid) -> Result<(), DraftError> {
-        let state: Option<String> = self
-            .conn()
-            .query_row(
-                "SELECT state FROM capsules WHERE id = ?1",
-                params![id.to_string()],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let state = state_of(&self.conn(), id)?;
         match state.as_deref() {
             None => Err(DraftError::NotFound),
             Some("draft") => self.clear_refused_seal(id),
             Some(_) => Err(DraftError::Sealed),
         }
     }
+}
+
+/// A capsule's stored state, if it is on this device.
+fn state_of(conn: &rusqlite::Connection, id: Uuid) -> rusqlite::Result<Option<String>> {
+    conn.query_row(
+        "SELECT state FROM capsules WHERE id = ?1",
+        params![id.to_string()],
+        |r| r.get(0),
+    )
+    .optional()
 }
 
 pub(crate) fn recipients_json(r: &[String]) -> String {
