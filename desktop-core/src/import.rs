@@ -249,3 +249,79 @@ fn place(from: &Path, to: &Path) -> Result<(), LibraryError> {
     std::fs::rename(from, to)?;
     Ok(())
 }
+
+/// A file an import into a capsule left out, for the window.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub file_name: String,
+    pub code: ErrorCode,
+    pub reason: String,
+}
+
+/// What importing files into a capsule did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "camelCase")]
+pub struct CapsuleImport {
+    /// Photos that joined the capsule.
+    pub added: u32,
+    /// Photos the capsule already held.
+    pub already_in: u32,
+    pub skipped: Vec<SkippedFile>,
+    pub cancelled: bool,
+}
+
+impl Library {
+    /// Imports the files and folders at `paths` and adds every photo among them to the
+    /// draft `capsule_id` (the drop and the file picker both come here). A sealed or
+    /// unknown capsule is refused before any file is read.
+    pub fn import_into_capsule(
+        &self,
+        capsule_id: uuid::Uuid,
+        paths: &[PathBuf],
+        progress: &(dyn Fn(ImportProgress) + Sync),
+        cancel: &CancelToken,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<CapsuleImport, crate::DraftError> {
+        let before = self.draft(capsule_id)?.ok_or(crate::DraftError::NotFound)?;
+        if before.state != protocol::CapsuleState::Draft {
+            return Err(crate::DraftError::Sealed);
+        }
+        let report = import(self, paths, progress, cancel);
+        let wanted: Vec<(String, Option<String>)> = report
+            .imported
+            .iter()
+            .map(|p| (p.photo.sha256.clone(), p.file_name.clone()))
+            .collect();
+        let had = before.photos.len();
+        let after = if wanted.is_empty() {
+            had
+        } else {
+            self.add_photos(capsule_id, &wanted, now)?.len()
+        };
+        let added = after.saturating_sub(had);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(CapsuleImport {
+            added: count(added),
+            already_in: count(wanted.len().saturating_sub(added)),
+            skipped: report
+                .failed
+                .into_iter()
+                .map(|f| SkippedFile {
+                    file_name: f
+                        .path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_else(|| f.path.display().to_string()),
+                    path: f.path,
+                    code: f.code,
+                    reason: f.reason,
+                })
+                .collect(),
+            cancelled: report.cancelled,
+        })
+    }
+}

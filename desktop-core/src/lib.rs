@@ -5,22 +5,29 @@
 
 pub mod clock;
 pub mod drafts;
+pub mod export;
 pub mod import;
 pub mod library;
 pub mod metadata;
 mod outbox;
+pub mod settings;
 pub mod sync;
 pub mod thumbs;
 pub mod tokens;
 pub mod unlock;
+pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::{Draft, DraftError, DraftPhoto};
 pub use import::{
-    CancelToken, ImportFailure, ImportProgress, ImportReport, ImportedPhoto, MAX_PIXELS, import,
+    CancelToken, CapsuleImport, ImportFailure, ImportProgress, ImportReport, ImportedPhoto,
+    MAX_PIXELS, SkippedFile, import,
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
 pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState};
 pub use thumbs::{Made, Thumbnails};
 pub use tokens::{TokenBackend, TokenStore, TokenStoreError};
-pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher};
+pub use export::{ExportFailure, ExportProgress, ExportReport, export_originals};
+pub use settings::Settings;
+pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher, Unlocked};
+pub use view::{CapsuleDetail, CapsuleSummary, PhotoView, capsule_detail, capsule_list};

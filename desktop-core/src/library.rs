@@ -113,6 +113,14 @@ const MIGRATIONS: &[&str] = &[
         photo      TEXT NOT NULL
     );
     CREATE INDEX held_photos_capsule ON held_photos (capsule_id);",
+    // The window: when this device first showed an opened capsule (its reveal plays once),
+    // the last delivery report fetched for it (JSON), and the person's settings.
+    "ALTER TABLE capsules ADD COLUMN revealed_at INTEGER;
+    ALTER TABLE capsules ADD COLUMN deliveries TEXT;
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );",
 ];
 
 /// The two thumbnails every photo gets.

@@ -28,30 +28,72 @@ pub trait Notifier: Send + Sync + 'static {
     fn capsule_opened(&self, capsule_id: Uuid, title: &str) -> Result<(), String>;
 }
 
+/// Called with the capsule's id when the person clicks its notification.
+pub type ClickHandler = Arc<dyn Fn(Uuid) + Send + Sync>;
+
 /// Native notifications through notify-rust (D-Bus on Linux, the notification centres of
 /// macOS and Windows).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct DesktopNotifier {
     pub app_name: String,
+    /// Where the platform reports clicks (the freedesktop servers of Linux and the BSDs),
+    /// a click on the notification calls this.
+    pub on_click: Option<ClickHandler>,
+}
+
+impl std::fmt::Debug for DesktopNotifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DesktopNotifier")
+            .field("app_name", &self.app_name)
+            .field("on_click", &self.on_click.is_some())
+            .finish()
+    }
 }
 
 impl Default for DesktopNotifier {
     fn default() -> Self {
         Self {
             app_name: "Image Time Capsule".into(),
+            on_click: None,
         }
     }
 }
 
 impl Notifier for DesktopNotifier {
-    fn capsule_opened(&self, _capsule_id: Uuid, title: &str) -> Result<(), String> {
+    fn capsule_opened(&self, capsule_id: Uuid, title: &str) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
         n.appname(&self.app_name)
             .summary(&format!("“{title}” has opened"))
             .body("The time capsule you sealed is open. Its photos are ready to see.");
         #[cfg(all(unix, not(target_os = "macos")))]
-        n.hint(notify_rust::Hint::Category("im.received".into()));
-        n.show().map(|_| ()).map_err(|e| e.to_string())
+        {
+            n.hint(notify_rust::Hint::Category("im.received".into()));
+            if self.on_click.is_some() {
+                // "default" is the action a click on the notification's body invokes.
+                n.action("default", "Open");
+            }
+        }
+        let handle = n.show().map_err(|e| e.to_string())?;
+        #[cfg(all(unix, not(target_os = "macos")))]
+        if let Some(on_click) = self.on_click.clone() {
+            // The server reports the click on the bus until the notification closes; a
+            // thread waits for it so the watcher goes on.
+            let spawned = std::thread::Builder::new()
+                .name("notification-click".into())
+                .spawn(move || {
+                    handle.wait_for_action(|action| {
+                        if action == "default" {
+                            on_click(capsule_id);
+                        }
+                    });
+                });
+            if let Err(e) = spawned {
+                tracing::warn!(error = %e, "cannot wait for a click on the notification");
+            }
+        }
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        drop((handle, capsule_id));
+        Ok(())
     }
 }
 
@@ -63,12 +105,15 @@ pub struct Unlocked {
     pub open_at: DateTime<Utc>,
 }
 
+type Listener = Box<dyn Fn(&Unlocked) + Send + Sync>;
+
 /// The watcher of one library.
 pub struct UnlockWatcher {
     lib: Arc<Library>,
     clock: Arc<dyn Clock>,
     notifier: Arc<dyn Notifier>,
     wake: tokio::sync::Notify,
+    listener: std::sync::Mutex<Option<Listener>>,
 }
 
 impl std::fmt::Debug for UnlockWatcher {
@@ -86,7 +131,14 @@ impl UnlockWatcher {
             clock,
             notifier,
             wake: tokio::sync::Notify::new(),
+            listener: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Calls `f` for every capsule as its opening is announced (the shell tells the window),
+    /// whether or not notifications are turned on.
+    pub fn on_unlocked(&self, f: impl Fn(&Unlocked) + Send + Sync + 'static) {
+        *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
     }
 
     /// The next open date of a capsule not yet announced.
@@ -128,6 +180,7 @@ impl UnlockWatcher {
             })
             .collect()
         };
+        let show = due.is_empty() || self.lib.settings()?.notifications;
         for u in &due {
             // Record first: a crash after showing must not show it again at next start.
             self.lib.conn().execute(
@@ -135,6 +188,17 @@ impl UnlockWatcher {
                 params![u.id.to_string(), ms(now)],
             )?;
             if now - u.open_at > ANNOUNCE_WINDOW {
+                continue;
+            }
+            if let Some(f) = self
+                .listener
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
+                f(u);
+            }
+            if !show {
                 continue;
             }
             if let Err(e) = self.notifier.capsule_opened(u.id, &u.title) {

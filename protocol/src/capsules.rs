@@ -7,6 +7,7 @@ use crate::Photo;
 /// Where a capsule is in its life: draft → sealed → opened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum CapsuleState {
     Draft,
@@ -38,6 +39,7 @@ impl CapsuleState {
 /// Body of `PUT /v1/capsules/{id}`: the editable fields of a draft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CapsuleWrite {
     pub title: String,
@@ -84,6 +86,7 @@ pub struct Capsule {
 /// Where one recipient's email stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum DeliveryStatus {
     /// Waiting to be sent, or to be retried after a failure.
@@ -97,6 +100,7 @@ pub enum DeliveryStatus {
 /// The email to one recipient of an opened capsule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 pub struct RecipientDelivery {
     pub recipient: String,
     pub status: DeliveryStatus,

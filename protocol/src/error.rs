@@ -18,6 +18,7 @@ pub struct ErrorDetail {
 /// The closed set of error codes; clients switch on these, never on messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// No bearer token, or one that does not validate.

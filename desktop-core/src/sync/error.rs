@@ -32,6 +32,9 @@ pub enum SyncError {
     /// A downloaded photo did not match its hash.
     #[error("A downloaded photo was damaged on the way; it will be fetched again.")]
     Corrupt,
+    /// What was asked is not possible for this capsule (sealed, gone, not valid).
+    #[error(transparent)]
+    Draft(DraftError),
     #[error(transparent)]
     Library(#[from] LibraryError),
     #[error(transparent)]
@@ -54,7 +57,7 @@ impl From<DraftError> for SyncError {
     fn from(e: DraftError) -> Self {
         match e {
             DraftError::Library(l) => Self::Library(l),
-            other => Self::Protocol(other.to_string()),
+            other => Self::Draft(other),
         }
     }
 }

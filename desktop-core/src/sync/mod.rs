@@ -27,12 +27,19 @@ use crate::outbox::{self, FailureKind, OpKind};
 use crate::tokens::TokenStore;
 
 /// Where a capsule stands with the server, in terms a person understands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum SyncState {
     /// No account on this device: the capsule exists only here.
     LocalOnly,
     /// Being sent; `bytes_done` of `bytes_total` photo bytes so far.
-    Syncing { bytes_done: u64, bytes_total: u64 },
+    Syncing {
+        #[cfg_attr(feature = "specta", specta(type = u32))]
+        bytes_done: u64,
+        #[cfg_attr(feature = "specta", specta(type = u32))]
+        bytes_total: u64,
+    },
     /// The server has everything this device has.
     Synced,
     /// Waiting for the server to be reachable.
@@ -163,6 +170,11 @@ impl SyncEngine {
     /// Who this device is signed in as.
     pub fn account(&self) -> Option<Account> {
         self.api.account()
+    }
+
+    /// Whether the session ended and a refresh could not renew it (log in again).
+    pub fn is_signed_out(&self) -> bool {
+        self.api.is_signed_out()
     }
 
     /// Whether the last attempt to reach the server failed.
@@ -336,12 +348,43 @@ impl SyncEngine {
                 Ok(_) | Err(SyncError::NotLoggedIn) => {}
                 Err(e) => tracing::info!(error = %e, "sync pass did not finish"),
             }
-            let wait = self.next_due().map_or(every, |d| d.min(every));
+            let wait = [self.next_due(), self.awaiting_open()]
+                .into_iter()
+                .flatten()
+                .fold(every, Duration::min);
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
+    }
+
+    /// How soon to ask the server again while a sealed capsule's date has passed here but
+    /// the server has not said it opened yet (its delivery job runs about once a minute):
+    /// every few seconds at first, then less often.
+    fn awaiting_open(&self) -> Option<Duration> {
+        let now = self.clock.now();
+        let latest = self.lib.latest_unopened_open_at(now).ok()??;
+        let since = (now - latest).to_std().unwrap_or_default();
+        Some(if since < Duration::from_secs(10 * 60) {
+            Duration::from_secs(3)
+        } else {
+            Duration::from_secs(60)
+        })
+    }
+
+    /// The delivery report of an opened capsule, fetched from the server and kept for when
+    /// the server cannot be reached.
+    pub async fn refresh_deliveries(
+        &self,
+        capsule_id: Uuid,
+    ) -> Result<Vec<protocol::RecipientDelivery>, SyncError> {
+        let res: protocol::CapsuleResponse =
+            self.api.get(&format!("/v1/capsules/{capsule_id}")).await?;
+        self.apply_one(&res.capsule)?;
+        let deliveries = res.capsule.deliveries.unwrap_or_default();
+        self.lib.save_deliveries(capsule_id, &deliveries)?;
+        Ok(deliveries)
     }
 
     /// How long until the earliest outbox entry is due, if one waits.
@@ -357,16 +400,52 @@ impl SyncEngine {
 
     /// Where a capsule stands with the server.
     pub fn sync_state(&self, capsule_id: Uuid) -> Result<SyncState, SyncError> {
+        let mut states = self.states_of(Some(capsule_id))?;
+        Ok(states.remove(&capsule_id).unwrap_or(SyncState::Synced))
+    }
+
+    /// Where every capsule with something still to send stands; a capsule not in the map
+    /// is synced (or only on this computer, without an account).
+    pub fn sync_states(&self) -> Result<HashMap<Uuid, SyncState>, SyncError> {
         if self.api.account().is_none() {
-            return Ok(SyncState::LocalOnly);
+            let ids = self.lib.capsule_ids()?;
+            return Ok(ids.into_iter().map(|id| (id, SyncState::LocalOnly)).collect());
         }
-        let ops: Vec<_> = outbox::pending(&self.lib.conn())?
-            .into_iter()
-            .filter(|o| o.capsule_id == capsule_id)
-            .collect();
-        if ops.is_empty() {
-            return Ok(SyncState::Synced);
+        self.states_of(None)
+    }
+
+    /// The states of the capsules with outbox entries (of `only`, when given), from one
+    /// read of the outbox.
+    fn states_of(&self, only: Option<Uuid>) -> Result<HashMap<Uuid, SyncState>, SyncError> {
+        if self.api.account().is_none() {
+            return Ok(only
+                .map(|id| (id, SyncState::LocalOnly))
+                .into_iter()
+                .collect());
         }
+        let mut by_capsule: HashMap<Uuid, Vec<outbox::Op>> = HashMap::new();
+        for o in outbox::pending(&self.lib.conn())? {
+            if only.is_none_or(|id| id == o.capsule_id) {
+                by_capsule.entry(o.capsule_id).or_default().push(o);
+            }
+        }
+        let in_flight = self
+            .uploads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut out = HashMap::with_capacity(by_capsule.len());
+        for (id, ops) in by_capsule {
+            out.insert(id, self.state_from(&ops, &in_flight)?);
+        }
+        Ok(out)
+    }
+
+    fn state_from(
+        &self,
+        ops: &[outbox::Op],
+        in_flight: &HashMap<Uuid, Arc<AtomicU64>>,
+    ) -> Result<SyncState, SyncError> {
         if let Some(o) = ops.iter().find(|o| o.failure == Some(FailureKind::Refused)) {
             return Ok(SyncState::Error {
                 reason: o.last_error.clone().unwrap_or_default(),
@@ -391,11 +470,6 @@ impl SyncEngine {
         }
         let mut total = 0;
         let mut done = 0;
-        let in_flight = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
         for o in ops.iter().filter(|o| o.kind == OpKind::PutPhoto) {
             let Some(pid) = o.photo_id else { continue };
             let Some(p) = store::local_photo(&self.lib.conn(), pid)? else {

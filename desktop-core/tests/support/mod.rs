@@ -305,3 +305,9 @@ impl Drop for Monitor {
 pub fn is_child() -> bool {
     std::env::var_os("ITC_TEST_CHILD").is_some()
 }
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
