@@ -98,3 +98,74 @@ real_photos() {
     jpegtran -progressive -copy all -outfile "$dir/prog-$src" "$dir/$src"
   done
 }
+
+# The system packages the Tauri app builds and runs with, and what its end-to-end run uses
+# (Xvfb, WebKitWebDriver, D-Bus with a Python notification server, ImageMagick).
+need_tauri_system() {
+  need_apt pkg-config:pkg-config curl:curl file:file cmake:cmake nasm:nasm \
+    Xvfb:xvfb xauth:xauth xdpyinfo:x11-utils xdotool:xdotool WebKitWebDriver:webkit2gtk-driver \
+    dbus-daemon:dbus-daemon dbus-send:dbus-bin dbus-run-session:dbus-bin convert:imagemagick \
+    rsvg-convert:librsvg2-bin
+  need_apt_package build-essential libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev \
+    librsvg2-dev libxdo-dev python3-dbus python3-gi fonts-dejavu-core
+}
+
+# need_node_modules DIR: `npm ci` in DIR when its node_modules is missing or older than its
+# lock file.
+need_node_modules() {
+  local dir="$1"
+  command -v npm > /dev/null 2>&1 || need_apt npm:npm
+  if [ ! -d "$dir/node_modules" ] || [ "$dir/package-lock.json" -nt "$dir/node_modules" ]; then
+    step "npm ci in $dir"
+    (cd "$dir" && npm ci --no-fund --no-audit --loglevel=error)
+    touch "$dir/node_modules"
+  fi
+}
+
+free_display() {
+  local n
+  for n in $(seq 99 150); do
+    [ -e "/tmp/.X$n-lock" ] || [ -e "/tmp/.X11-unix/X$n" ] || { echo "$n"; return 0; }
+  done
+  echo "no free X display" >&2
+  return 1
+}
+
+wait_http() {
+  for _ in $(seq 1 200); do
+    curl -fsS "$1" > /dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  echo "$1 did not answer" >&2
+  return 1
+}
+
+# start_session_bus: a private D-Bus session bus for what this script starts (exported as
+# DBUS_SESSION_BUS_ADDRESS); stop_session_bus ends it, and with it the services it
+# activated (portals, accessibility).
+start_session_bus() {
+  local out
+  out=$(dbus-daemon --session --fork --print-address=1 --print-pid=1)
+  DBUS_SESSION_BUS_ADDRESS=$(echo "$out" | sed -n 1p)
+  DBUS_SESSION_BUS_PID=$(echo "$out" | sed -n 2p)
+  export DBUS_SESSION_BUS_ADDRESS DBUS_SESSION_BUS_PID
+}
+
+stop_session_bus() {
+  [ -n "${DBUS_SESSION_BUS_PID:-}" ] && kill "$DBUS_SESSION_BUS_PID" 2> /dev/null || true
+  DBUS_SESSION_BUS_PID=""
+}
+
+# remove_tree DIR: removes a scratch folder, after the FUSE mount a document portal may have
+# left in it has gone.
+remove_tree() {
+  local d="$1"
+  for _ in $(seq 1 20); do
+    if mount | grep -q " $d/"; then
+      fusermount3 -u -z "$(mount | grep " $d/" | awk '{print $3}' | head -1)" 2> /dev/null || sleep 0.2
+    else
+      break
+    fi
+  done
+  rm -rf "$d" 2> /dev/null || true
+}

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
-# is missing: cfn-lint on the AWS template, format, lints, unit tests, and the API tests
-# against real SQLite, PostgreSQL, an S3-compatible server (s3s-fs, which checks SigV4 and
-# presigned URLs for real) and an SMTP server (aiosmtpd, started by the tests that send
-# mail); the desktop core's tests against real sync-server processes and private D-Bus
-# session buses.
+# is missing: cfn-lint on the AWS template; format, lints and the UI's type check; the UI's
+# unit tests (Vitest); the Rust tests against real SQLite, PostgreSQL, an S3-compatible
+# server (s3s-fs, which checks SigV4 and presigned URLs for real) and an SMTP server
+# (aiosmtpd, started by the tests that send mail); the desktop core's tests against real
+# sync-server processes and private D-Bus session buses; the TypeScript bindings checked
+# against the Rust commands; the app's .deb built, installed and started; and the real app
+# driven end to end through its window (tauri-driver, WebKitWebDriver, Xvfb) against a real
+# sync-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -12,6 +15,10 @@ source scripts/lib.sh
 need_rust
 need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client \
   dbus-daemon:dbus-daemon dbus-monitor:dbus-bin cmake:cmake nasm:nasm
+need_tauri_system
+need_node_modules ui
+need_node_modules ui/e2e
+need_cargo_tool tauri-driver "tauri-driver --locked --version ^2"
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
 need_python_module cfnlint cfn-lint cfn-lint
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
@@ -38,6 +45,10 @@ step "cfn-lint deploy/aws/template.yaml"
 python3 -c 'import sys; from cfnlint.runner import main; sys.argv = ["cfn-lint", *sys.argv[1:]]; sys.exit(main())' \
   deploy/aws/template.yaml
 
+step "UI: svelte-check and Vitest"
+# The Rust side needs ui/dist to exist at compile time (the window's files are embedded).
+(cd ui && npm run --silent check && npm test --silent && npm run --silent build)
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
@@ -46,3 +57,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 export ITC_TEST_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sync-server"
 step "cargo test (SQLite+folder and PostgreSQL+S3)"
 cargo test --workspace --locked
+
+step "the desktop app's .deb builds, installs and starts"
+scripts/check-deb.sh
+
+step "end to end in the real window"
+scripts/e2e.sh

@@ -19,15 +19,15 @@ pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use drafts::{Draft, DraftError, DraftPhoto};
+pub use export::{ExportFailure, ExportProgress, ExportReport, export_originals};
 pub use import::{
     CancelToken, CapsuleImport, ImportFailure, ImportProgress, ImportReport, ImportedPhoto,
     MAX_PIXELS, SkippedFile, import,
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
+pub use settings::Settings;
 pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState};
 pub use thumbs::{Made, Thumbnails};
 pub use tokens::{TokenBackend, TokenStore, TokenStoreError};
-pub use export::{ExportFailure, ExportProgress, ExportReport, export_originals};
-pub use settings::Settings;
 pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher, Unlocked};
 pub use view::{CapsuleDetail, CapsuleSummary, PhotoView, capsule_detail, capsule_list};

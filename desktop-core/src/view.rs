@@ -85,6 +85,13 @@ pub struct CapsuleDetail {
     pub deliveries: Option<Vec<RecipientDelivery>>,
 }
 
+/// What only this device knows of a capsule's display.
+struct Extras {
+    revealed: bool,
+    notified_at: Option<i64>,
+    deliveries: Option<Vec<RecipientDelivery>>,
+}
+
 /// The fields of a capsule row the list needs.
 struct Row {
     id: Uuid,
@@ -116,8 +123,8 @@ impl Library {
         )?;
         let rows = stmt
             .query_map([], |r| {
-                let state = CapsuleState::parse(&r.get::<_, String>(2)?)
-                    .unwrap_or(CapsuleState::Sealed);
+                let state =
+                    CapsuleState::parse(&r.get::<_, String>(2)?).unwrap_or(CapsuleState::Sealed);
                 let sealed = state == CapsuleState::Sealed;
                 let counted: Option<u32> = r.get(8)?;
                 Ok(Row {
@@ -197,10 +204,7 @@ impl Library {
         Ok(())
     }
 
-    fn display_extras(
-        &self,
-        id: Uuid,
-    ) -> Result<(bool, Option<i64>, Option<Vec<RecipientDelivery>>), DraftError> {
+    fn display_extras(&self, id: Uuid) -> Result<Extras, DraftError> {
         let row = self
             .conn()
             .query_row(
@@ -216,8 +220,11 @@ impl Library {
             )
             .optional()?
             .ok_or(DraftError::NotFound)?;
-        let deliveries = row.2.and_then(|j| serde_json::from_str(&j).ok());
-        Ok((row.0.is_some(), row.1, deliveries))
+        Ok(Extras {
+            revealed: row.0.is_some(),
+            notified_at: row.1,
+            deliveries: row.2.and_then(|j| serde_json::from_str(&j).ok()),
+        })
     }
 
     /// Pixel sizes of the photos this device holds, by hash.
@@ -269,7 +276,11 @@ pub fn capsule_list(engine: &SyncEngine) -> Result<Vec<CapsuleSummary>, SyncErro
 pub fn capsule_detail(engine: &SyncEngine, id: Uuid) -> Result<CapsuleDetail, SyncError> {
     let lib = engine.library();
     let d = lib.draft(id)?.ok_or(DraftError::NotFound)?;
-    let (revealed, notified_at, deliveries) = lib.display_extras(id)?;
+    let Extras {
+        revealed,
+        notified_at,
+        deliveries,
+    } = lib.display_extras(id)?;
     let shas: Vec<&str> = d.photos.iter().map(|p| p.sha256.as_str()).collect();
     let dims = lib.dimensions(&shas)?;
     let taken = lib.taken_at(id)?;

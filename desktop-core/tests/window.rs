@@ -24,7 +24,7 @@ fn fields(title: &str, open_in: chrono::Duration) -> CapsuleWrite {
     }
 }
 
-fn summary<'a>(list: &'a [CapsuleSummary], id: Uuid) -> &'a CapsuleSummary {
+fn summary(list: &[CapsuleSummary], id: Uuid) -> &CapsuleSummary {
     list.iter().find(|c| c.id == id).expect("listed")
 }
 
@@ -86,13 +86,9 @@ fn import_into_a_draft_adds_photos_once_and_names_each_bad_file() {
         (sealed.state, sealed.photo_count, sealed.cover),
         (CapsuleState::Sealed, 1, None)
     );
-    let refused = dev.lib.import_into_capsule(
-        d.id,
-        &[twin],
-        &|_| {},
-        &CancelToken::default(),
-        Utc::now(),
-    );
+    let refused =
+        dev.lib
+            .import_into_capsule(d.id, &[twin], &|_| {}, &CancelToken::default(), Utc::now());
     assert!(matches!(refused, Err(desktop_core::DraftError::Sealed)));
 }
 

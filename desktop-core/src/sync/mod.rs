@@ -29,7 +29,11 @@ use crate::tokens::TokenStore;
 /// Where a capsule stands with the server, in terms a person understands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(tag = "kind", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "kind",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum SyncState {
     /// No account on this device: the capsule exists only here.
     LocalOnly,
@@ -409,7 +413,10 @@ impl SyncEngine {
     pub fn sync_states(&self) -> Result<HashMap<Uuid, SyncState>, SyncError> {
         if self.api.account().is_none() {
             let ids = self.lib.capsule_ids()?;
-            return Ok(ids.into_iter().map(|id| (id, SyncState::LocalOnly)).collect());
+            return Ok(ids
+                .into_iter()
+                .map(|id| (id, SyncState::LocalOnly))
+                .collect());
         }
         self.states_of(None)
     }

@@ -1,0 +1,90 @@
+//! The library and one capsule: drafts made, edited, sealed and deleted; opened ones
+//! revealed and their delivery report.
+
+use desktop_core::{CapsuleDetail, CapsuleSummary, capsule_detail, capsule_list};
+use protocol::{CapsuleWrite, RecipientDelivery};
+use tauri::State;
+use uuid::Uuid;
+
+use crate::error::{CmdResult, CommandError};
+use crate::state::App;
+
+#[tauri::command]
+#[specta::specta]
+pub fn list_capsules(state: State<'_, App>) -> CmdResult<Vec<CapsuleSummary>> {
+    Ok(capsule_list(&state.engine)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn get_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail> {
+    Ok(capsule_detail(&state.engine, id)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn create_capsule(state: State<'_, App>, fields: CapsuleWrite) -> CmdResult<CapsuleDetail> {
+    let d = state.lib.create_draft(&fields, state.clock.now())?;
+    state.engine.wake();
+    Ok(capsule_detail(&state.engine, d.id)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn update_capsule(
+    state: State<'_, App>,
+    id: Uuid,
+    fields: CapsuleWrite,
+) -> CmdResult<CapsuleDetail> {
+    state.lib.update_draft(id, &fields, state.clock.now())?;
+    state.engine.wake();
+    Ok(capsule_detail(&state.engine, id)?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn delete_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
+    state.lib.delete_capsule(id, state.clock.now())?;
+    state.engine.wake();
+    Ok(())
+}
+
+/// Seals a draft here at once; it is sent (with its photos) now or when the server is
+/// reachable, and the watcher learns the new open date.
+#[tauri::command]
+#[specta::specta]
+pub fn seal_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail> {
+    state.lib.seal(id, state.clock.now())?;
+    state.engine.wake();
+    state.watcher.wake();
+    Ok(capsule_detail(&state.engine, id)?)
+}
+
+/// Checks one recipient address as it is typed; answers it as it will be stored.
+#[tauri::command]
+#[specta::specta]
+pub fn check_email(address: String) -> CmdResult<String> {
+    protocol::validate::email(&address).map_err(|m| CommandError::new("invalid", m))
+}
+
+/// Checks a draft's fields as they are typed; answers the first problem, if any.
+#[tauri::command]
+#[specta::specta]
+pub fn check_capsule(state: State<'_, App>, fields: CapsuleWrite) -> Option<String> {
+    protocol::validate::capsule(&fields, state.clock.now()).err()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub fn mark_revealed(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
+    Ok(state.lib.mark_revealed(id, state.clock.now())?)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub async fn refresh_deliveries(
+    state: State<'_, App>,
+    id: Uuid,
+) -> CmdResult<Vec<RecipientDelivery>> {
+    Ok(state.engine.refresh_deliveries(id).await?)
+}

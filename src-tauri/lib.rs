@@ -1,0 +1,92 @@
+//! The Tauri shell of Image Time Capsule: the window, the tray, the commands and events
+//! over desktop-core, and the `media:` scheme for photos. No business logic lives here.
+
+mod bindings;
+mod cli;
+mod commands;
+mod error;
+mod events;
+mod media;
+mod state;
+mod transfers;
+mod tray;
+mod window;
+
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use anyhow::Context;
+use tauri::Manager;
+use tracing_subscriber::EnvFilter;
+
+pub use bindings::{BINDINGS, export as export_bindings};
+
+/// Runs the app until the person quits it.
+pub fn run() -> anyhow::Result<()> {
+    let started = Instant::now();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_env("ITC_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let args = cli::Args::from_env();
+    let specta = bindings::builder();
+    let invoke = specta.invoke_handler();
+
+    let app = tauri::Builder::default()
+        // First, so a second launch hands over before anything else starts.
+        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            window::show(app);
+        }))
+        .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_autostart::init(
+            tauri_plugin_autostart::MacosLauncher::LaunchAgent,
+            Some(vec!["--hidden"]),
+        ))
+        .invoke_handler(invoke)
+        .register_asynchronous_uri_scheme_protocol("media", |ctx, request, responder| {
+            let app = ctx.app_handle().clone();
+            let path = request.uri().path().to_owned();
+            tauri::async_runtime::spawn(async move {
+                responder.respond(media::serve(&app, &path).await);
+            });
+        })
+        .on_window_event(window::on_event)
+        .setup(move |app| {
+            specta.mount_events(app);
+            let handle = app.handle();
+            let data_dir = match &args.data_dir {
+                Some(d) => d.clone(),
+                None => app
+                    .path()
+                    .app_data_dir()
+                    .context("no app-data folder on this system")?,
+            };
+            let state = state::App::open(handle, &data_dir, args.server.clone(), started)
+                .with_context(|| format!("opening the library in {}", data_dir.display()))?;
+            tracing::info!(data = %data_dir.display(), "library open");
+            state.start(handle);
+            app.manage(state);
+            if let Err(e) = tray::install(handle) {
+                // Some desktops have no tray; the window still works.
+                tracing::warn!(error = %e, "no tray icon");
+            }
+            if !args.hidden {
+                window::show(handle);
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .context("starting the window")?;
+    app.run(|_app, event| {
+        // Hiding the last window must not end the app: it lives on in the tray.
+        if let tauri::RunEvent::ExitRequested { api, code, .. } = event
+            && code.is_none()
+        {
+            api.prevent_exit();
+        }
+    });
+    Ok(())
+}

@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { FakeBackend } from "../testing/fakeBackend";
+import { CapsuleStore, SAVE_DELAY_MS } from "./capsule.svelte";
+
+describe("a draft on screen", () => {
+  let backend: FakeBackend;
+  let store: CapsuleStore;
+
+  beforeEach(async () => {
+    vi.useFakeTimers();
+    backend = new FakeBackend();
+    const d = backend.add({ title: "Trip", note: "", openAt: "2030-06-01T10:00:00.000Z" });
+    store = new CapsuleStore(backend, d.id);
+    await store.load();
+  });
+  afterEach(() => vi.useRealTimers());
+
+  it("saves once, shortly after the last keystroke", async () => {
+    for (const t of ["T", "Tr", "Tri", "Trip to the lake"]) {
+      store.title = t;
+      store.edited();
+      await vi.advanceTimersByTimeAsync(100);
+    }
+    expect(store.save).toBe("pending");
+    expect(backend.count("updateCapsule")).toBe(0);
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS);
+    expect(backend.count("updateCapsule")).toBe(1);
+    expect(store.save).toBe("saved");
+    expect(backend.capsules.get(store.id)?.title).toBe("Trip to the lake");
+  });
+
+  it("does not save fields the rules refuse, and says why", async () => {
+    store.title = "   ";
+    store.edited();
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS + 10);
+    expect(backend.count("updateCapsule")).toBe(0);
+    expect(store.save).toBe("invalid");
+    expect(store.problem).toBe("Give the capsule a title.");
+  });
+
+  it("refuses a date the calendar does not have", async () => {
+    store.date = "2031-02-30";
+    store.edited();
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS + 10);
+    expect(store.save).toBe("invalid");
+    expect(backend.count("updateCapsule")).toBe(0);
+  });
+
+  it("saves what was typed before sealing", async () => {
+    store.note = "see you then";
+    store.edited();
+    expect(await store.seal()).toBeNull();
+    const calls = backend.calls.map((c) => c.name).filter((n) => n === "updateCapsule" || n === "sealCapsule");
+    expect(calls).toEqual(["updateCapsule", "sealCapsule"]);
+    expect(store.detail?.state).toBe("sealed");
+  });
+
+  it("shows what an import left out, whoever started it", async () => {
+    store.handle({ kind: "importProgress", capsuleId: store.id, done: 1, total: 3, fileName: "a.jpg" });
+    expect(store.importing).toEqual({ done: 1, total: 3, fileName: "a.jpg" });
+    store.handle({
+      kind: "importFinished",
+      capsuleId: store.id,
+      report: {
+        added: 2,
+        alreadyIn: 0,
+        cancelled: false,
+        skipped: [{ path: "/x/b.heic", fileName: "b.heic", code: "heic_not_supported", reason: "HEIC photos are not accepted." }],
+      },
+    });
+    expect(store.importing).toBeNull();
+    expect(store.skipped.map((s) => s.fileName)).toEqual(["b.heic"]);
+    store.handle({ kind: "importFinished", capsuleId: "another", report: { added: 1, alreadyIn: 0, cancelled: false, skipped: [] } });
+    expect(store.skipped).toHaveLength(1);
+  });
+
+  it("keeps typed edits when sync changes the capsule meanwhile", async () => {
+    store.title = "Typed here";
+    store.edited();
+    backend.capsules.get(store.id)!.title = "Changed elsewhere";
+    store.handle({ kind: "capsuleChanged", id: store.id });
+    await vi.advanceTimersByTimeAsync(1);
+    expect(store.title).toBe("Typed here");
+  });
+});

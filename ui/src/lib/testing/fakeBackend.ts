@@ -1,0 +1,194 @@
+// An in-memory Backend for the UI's unit tests: the same interface the views use, with
+// calls recorded and answers the test can shape.
+
+import type {
+  AppEvent,
+  AppInfo,
+  Backend,
+  CapsuleDetail,
+  CapsuleImport,
+  CapsuleSummary,
+  CapsuleWrite,
+  DropEvent,
+} from "../backend";
+import { AppError } from "../errors";
+
+export class FakeBackend implements Backend {
+  calls: { name: string; args: unknown[] }[] = [];
+  capsules = new Map<string, CapsuleDetail>();
+  info: AppInfo = {
+    version: "0.1.0",
+    dataDir: "/home/me/.local/share/itc",
+    defaultServer: "http://127.0.0.1:8080",
+    account: null,
+    sessionEnded: false,
+    welcomed: true,
+    notifications: true,
+    autostart: false,
+    offline: false,
+  };
+  importAnswer: CapsuleImport = { added: 0, alreadyIn: 0, skipped: [], cancelled: false };
+  listeners: ((e: AppEvent) => void)[] = [];
+  private next = 1;
+
+  private record(name: string, ...args: unknown[]) {
+    this.calls.push({ name, args });
+  }
+
+  count(name: string): number {
+    return this.calls.filter((c) => c.name === name).length;
+  }
+
+  emit(e: AppEvent) {
+    this.listeners.forEach((l) => l(e));
+  }
+
+  add(partial: Partial<CapsuleDetail> & { title: string }): CapsuleDetail {
+    const id = partial.id ?? `c${this.next++}`;
+    const d: CapsuleDetail = {
+      id,
+      note: "",
+      openAt: null,
+      timeZone: "UTC",
+      recipients: [],
+      state: "draft",
+      photos: [],
+      photoCount: 0,
+      sealedAt: null,
+      updatedAt: new Date(2026, 0, this.next).toISOString(),
+      sync: { kind: "localOnly" },
+      revealed: false,
+      notifiedAt: null,
+      deliveries: null,
+      ...partial,
+    };
+    this.capsules.set(id, d);
+    return d;
+  }
+
+  async appInfo() {
+    this.record("appInfo");
+    return this.info;
+  }
+  async finishWelcome() {
+    this.info = { ...this.info, welcomed: true };
+    return this.info;
+  }
+  async signUp(server: string, email: string) {
+    this.record("signUp", server, email);
+    this.info = { ...this.info, account: { email, serverUrl: server } };
+    return this.info;
+  }
+  async logIn(server: string, email: string, password: string) {
+    this.record("logIn", server, email, password);
+    if (password === "wrong") throw new AppError("invalid_credentials", "The email or password is not right.");
+    this.info = { ...this.info, account: { email, serverUrl: server } };
+    return this.info;
+  }
+  async logOut() {
+    this.info = { ...this.info, account: null };
+    return this.info;
+  }
+  async changePassword() {}
+  async deleteAccount() {
+    return this.info;
+  }
+  async syncNow() {}
+
+  async listCapsules(): Promise<CapsuleSummary[]> {
+    this.record("listCapsules");
+    return [...this.capsules.values()].map((d) => ({
+      id: d.id,
+      title: d.title,
+      state: d.state,
+      openAt: d.openAt,
+      timeZone: d.timeZone,
+      photoCount: d.photoCount,
+      cover: null,
+      sealedAt: d.sealedAt,
+      updatedAt: d.updatedAt,
+      sync: d.sync,
+    }));
+  }
+  async getCapsule(id: string) {
+    this.record("getCapsule", id);
+    const d = this.capsules.get(id);
+    if (!d) throw new AppError("not_found", "There is no such capsule on this computer.");
+    return structuredClone(d);
+  }
+  async createCapsule(f: CapsuleWrite) {
+    this.record("createCapsule", f);
+    return this.add({ title: f.title, note: f.note, openAt: f.open_at, recipients: f.recipients });
+  }
+  async updateCapsule(id: string, f: CapsuleWrite) {
+    this.record("updateCapsule", id, f);
+    const d = this.capsules.get(id);
+    if (!d) throw new AppError("not_found", "There is no such capsule on this computer.");
+    Object.assign(d, { title: f.title, note: f.note, openAt: f.open_at, recipients: f.recipients });
+    return structuredClone(d);
+  }
+  async deleteCapsule(id: string) {
+    this.capsules.delete(id);
+  }
+  async sealCapsule(id: string) {
+    this.record("sealCapsule", id);
+    const d = this.capsules.get(id);
+    if (!d) throw new AppError("not_found", "There is no such capsule on this computer.");
+    Object.assign(d, { state: "sealed", note: "", photos: [], recipients: [] });
+    return structuredClone(d);
+  }
+  async checkEmail(address: string) {
+    this.record("checkEmail", address);
+    const a = address.trim().toLowerCase();
+    if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/.test(a)) {
+      throw new AppError("invalid", `“${address}” is not a valid email address.`);
+    }
+    return a;
+  }
+  async checkCapsule(f: CapsuleWrite) {
+    this.record("checkCapsule", f);
+    return f.title.trim() ? null : "Give the capsule a title.";
+  }
+  async markRevealed() {}
+  async refreshDeliveries() {
+    return [];
+  }
+  async importPhotos(capsuleId: string, paths: string[]) {
+    this.record("importPhotos", capsuleId, paths);
+    return this.importAnswer;
+  }
+  async cancelImport() {}
+  async removePhoto() {}
+  async fetchOriginal() {}
+  async exportOriginals() {
+    return { written: [], failed: [], cancelled: false };
+  }
+  async cancelExport() {}
+  async setNotifications(on: boolean) {
+    this.info = { ...this.info, notifications: on };
+    return this.info;
+  }
+  async setAutostart(on: boolean) {
+    this.info = { ...this.info, autostart: on };
+    return this.info;
+  }
+  async uiReady() {}
+  async pickPhotos() {
+    return null;
+  }
+  async pickFolder() {
+    return null;
+  }
+  mediaUrl(kind: string, sha: string) {
+    return `media://localhost/${kind}/${sha}`;
+  }
+  async onEvent(handler: (e: AppEvent) => void) {
+    this.listeners.push(handler);
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== handler);
+    };
+  }
+  async onDrop(_handler: (e: DropEvent) => void) {
+    return () => {};
+  }
+}
