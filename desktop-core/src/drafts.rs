@@ -286,9 +286,11 @@ impl Library {
         else {
             return Ok(None);
         };
+        // Photo ids are UUIDv7s made where the photo was added, so their order is the
+        // order of adding, on every device (the server's timestamps are of the upload).
         let mut stmt = conn.prepare(
             "SELECT id, sha256, file_name, size, content_type, uploaded FROM capsule_photos \
-             WHERE capsule_id = ?1 ORDER BY added_at, id",
+             WHERE capsule_id = ?1 ORDER BY id",
         )?;
         let photos = stmt
             .query_map(params![id.to_string()], |r| {

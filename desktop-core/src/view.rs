@@ -116,7 +116,7 @@ impl Library {
              FROM capsules c LEFT JOIN ( \
                SELECT capsule_id, COUNT(*) AS n, \
                  (SELECT sha256 FROM capsule_photos f WHERE f.capsule_id = cp.capsule_id \
-                  ORDER BY added_at, id LIMIT 1) AS first \
+                  ORDER BY id LIMIT 1) AS first \
                FROM capsule_photos cp GROUP BY capsule_id \
              ) p ON p.capsule_id = c.id \
              ORDER BY c.open_at IS NULL, c.open_at, c.created_at",

@@ -46,11 +46,12 @@ impl Db {
         .map_err(q)
     }
 
-    /// The photos of a capsule, oldest first.
+    /// The photos of a capsule in the order they were added (their ids are UUIDv7s the
+    /// client made when adding them).
     pub async fn photos_of(&self, capsule_id: &str) -> DbResult<Vec<PhotoRow>> {
         sqlx::query_as::<Any, PhotoRow>(&format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.capsule_id = $1 \
-             ORDER BY p.created_at, p.id"
+             ORDER BY p.id"
         ))
         .bind(capsule_id)
         .fetch_all(&self.pool)
