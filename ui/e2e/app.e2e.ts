@@ -5,7 +5,7 @@
 // scripts/e2e.sh starts everything this needs and passes it in the environment.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -113,6 +113,40 @@ async function waitText(b: Browser, text: string, timeout = 15_000): Promise<voi
     async () => (await b.execute(() => document.body.innerText)).includes(text),
     { timeout, timeoutMsg: `“${text}” never showed`, interval: 250 },
   );
+}
+
+/** Drags `files` from a GTK drag source onto the middle of the app's window with the mouse,
+ *  as from a file manager; answers whether the window showed its drop overlay meanwhile. */
+async function dragOnto(b: Browser, files: string[]): Promise<boolean> {
+  const source = spawn("/usr/bin/python3", [join(import.meta.dirname, "dragsource.py"), ...files]);
+  try {
+    const [sx, sy] = await new Promise<[number, number]>((resolve, reject) => {
+      source.stdout.on("data", (d: Buffer) => {
+        const m = /ready (\d+) (\d+)/.exec(d.toString());
+        if (m) resolve([Number(m[1]), Number(m[2])]);
+      });
+      source.on("exit", () => reject(new Error("the drag source ended early")));
+    });
+    const mouse = (...args: (string | number)[]) => execFileSync("xdotool", args.map(String));
+    mouse("mousemove", sx, sy);
+    await b.pause(200);
+    mouse("mousedown", 1);
+    await b.pause(200);
+    // Moving in steps is what makes GTK start the drag and the window see it arrive.
+    for (let i = 1; i <= 20; i++) {
+      mouse("mousemove", sx - i * 25, sy - i * 12);
+      await b.pause(40);
+    }
+    mouse("mousemove", 700, 400);
+    await b.pause(300);
+    mouse("mousemove", 705, 405);
+    await b.pause(300);
+    const overlay = await b.execute(() => document.querySelector(".overlay") !== null);
+    mouse("mouseup", 1);
+    return overlay;
+  } finally {
+    source.kill();
+  }
 }
 
 /** How many of the images under `selector` have loaded. */
@@ -224,9 +258,13 @@ test("a capsule made on one computer opens on its date and is there on another",
     await waitText(a, "Your capsules");
     await waitText(a, "Make your first time capsule");
     await waitText(a, `Syncing with ${new URL(SERVER).host}`);
+    // A second launch hands over to the running app and ends; the window stays.
+    const second = spawnSync(APP, ["--data-dir", deviceA, "--server", SERVER], { timeout: 20_000 });
+    assert.equal(second.status, 0, `the second launch did not end by itself: ${second.stderr}`);
+    await waitText(a, "Your capsules");
   });
 
-  await step("a draft gets its fields, photos through the drop's command, and per-file errors", async () => {
+  await step("a draft gets its fields, photos by a real drop and through the drop's command, and per-file errors", async () => {
     summer = await newCapsule(a, TITLE);
     await fill(a, "#note", "For everyone who was there.\n\nThe lake, the cherry tree, and far too much cake.");
     await addRecipient(a, "ann@example.com");
@@ -250,13 +288,21 @@ test("a capsule made on one computer opens on its date and is there on another",
 
     const files = photoFiles();
     const bad = [join(PHOTOS, "broken.jpg"), join(PHOTOS, "notes.txt")];
-    // The command the drop handler calls, with what a drop of these files would give.
-    const report = await invoke<{ added: number; skipped: { fileName: string; reason: string }[] }>(
+    // A real drop of two photos and a text file, through the window's own drop handler.
+    assert.equal(await dragOnto(a, [files[0], files[1], bad[1]]), true, "the drop overlay showed");
+    await a.waitUntil(async () => (await loadedImages(a, 'ul[aria-label="Photos"] img')) === 2, {
+      timeout: 30_000,
+      timeoutMsg: "the dropped photos did not show",
+    });
+    await waitText(a, "1 file was not added");
+    // The rest through the command the drop handler calls, as a drop of them would.
+    const report = await invoke<{ added: number; alreadyIn: number; skipped: { fileName: string }[] }>(
       a,
       "import_photos",
       { capsuleId: summer, paths: [...files, ...bad] },
     );
-    assert.equal(report.added, files.length);
+    assert.equal(report.added, files.length - 2);
+    assert.equal(report.alreadyIn, 2, "the dropped ones are not added twice");
     assert.deepEqual(report.skipped.map((s) => s.fileName).sort(), ["broken.jpg", "notes.txt"]);
     await a.waitUntil(async () => (await loadedImages(a, 'ul[aria-label="Photos"] img')) === files.length, {
       timeout: 30_000,
