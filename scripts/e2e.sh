@@ -89,6 +89,7 @@ if [ "${ITC_E2E_HOLD:-}" = 1 ]; then
   sleep infinity
 fi
 
+(cd ui/e2e && npm run --silent check)
 step "driving the app"
 status=0
 (

@@ -319,7 +319,7 @@ test("a capsule made on one computer opens on its date and is there on another",
   });
 
   await step("files left out are named beside the grid, and a photo opens larger", async () => {
-    await a.waitUntil(async () => (await a.$$(".skipped li")).length === 2, {
+    await a.waitUntil(async () => (await a.$$(".skipped li").length) === 2, {
       timeout: 10_000,
       timeoutMsg: "the skipped files are not shown",
     });
@@ -380,7 +380,7 @@ test("a capsule made on one computer opens on its date and is there on another",
     assert.notEqual(before, later, "the countdown is live");
     await shot(a, "library");
     await click(a, 'button[role="radio"]*=Sealed');
-    await a.waitUntil(async () => (await a.$$("button.capsule")).length === 2, { timeout: 5_000 });
+    await a.waitUntil(async () => (await a.$$("button.capsule").length) === 2, { timeout: 5_000 });
     await click(a, 'button[role="radio"]*=All');
   });
 
@@ -431,7 +431,7 @@ test("a capsule made on one computer opens on its date and is there on another",
       timeout: 60_000,
       timeoutMsg: "the opened photos did not show",
     });
-    await a.waitUntil(async () => (await a.$$("span.st.sent")).length === 2, {
+    await a.waitUntil(async () => (await a.$$("span.st.sent").length) === 2, {
       timeout: 30_000,
       timeoutMsg: "deliveries not reported as sent",
     });
