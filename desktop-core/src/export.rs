@@ -1,7 +1,8 @@
 //! Exporting an opened capsule's originals into a folder the person picked. File names come
 //! from the photos' original names, which another device (or anyone with the account)
-//! chose: they are reduced to one plain file name, so none can climb out of the folder,
-//! name a device or hide as a dot file, and an existing file is never overwritten.
+//! chose: they are reduced to one plain file name (`protocol::names`), so none can climb out
+//! of the folder, name a device or hide as a dot file, and an existing file is never
+//! overwritten.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -43,51 +44,7 @@ pub struct ExportReport {
     pub cancelled: bool,
 }
 
-/// Names Windows reserves for devices, in any case and with any extension.
-const RESERVED: &[&str] = &[
-    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
-    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
-];
-/// Longest file name written, in bytes (file systems allow 255).
-const MAX_NAME_BYTES: usize = 180;
-
-/// A safe file name for a photo: the last component of `name` with separators, control
-/// characters and characters Windows refuses taken out, no leading dots, no trailing dots
-/// or spaces, not a device name, and an extension that matches the content. Falls back to
-/// `photo-N.ext`.
-pub fn safe_file_name(name: Option<&str>, content_type: &str, n: usize) -> String {
-    let ext = imaging::extension(content_type);
-    let raw = name.unwrap_or_default();
-    // Both separators, whatever this platform uses: the name may come from another OS.
-    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
-    let cleaned: String = last
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '<' | '>' | ':' | '"' | '|' | '?' | '*'))
-        .collect();
-    let trimmed = cleaned
-        .trim_start_matches(['.', ' '])
-        .trim_end_matches(['.', ' ']);
-    let (stem, given_ext) = match trimmed.rsplit_once('.') {
-        Some((s, e)) if !s.is_empty() => (s, Some(e.to_ascii_lowercase())),
-        _ => (trimmed, None),
-    };
-    let stem = stem.trim_end_matches(['.', ' ']);
-    let device = RESERVED.contains(&stem.to_ascii_lowercase().as_str());
-    if stem.is_empty() || device {
-        return format!("photo-{n}.{ext}");
-    }
-    let ext = match given_ext.as_deref() {
-        // Keep the person's spelling of a matching extension (JPEG, jpeg, jpg).
-        Some(e @ ("jpg" | "jpeg")) if ext == "jpg" => e.to_owned(),
-        Some(e @ ("tif" | "tiff")) if ext == "tiff" => e.to_owned(),
-        _ => ext.to_owned(),
-    };
-    let mut stem = stem.to_owned();
-    while stem.len() + ext.len() + 1 > MAX_NAME_BYTES {
-        stem.pop();
-    }
-    format!("{stem}.{ext}")
-}
+pub use protocol::names::safe_file_name;
 
 /// `dir/name`, or `dir/stem (2).ext` and so on if that exists; the file is created here
 /// (exclusively, so an existing file or a link planted in the folder is never written
@@ -195,33 +152,4 @@ pub async fn export_originals(
         });
     }
     Ok(report)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::safe_file_name;
-
-    #[test]
-    fn names_cannot_leave_the_folder_or_name_devices() {
-        let cases = [
-            ("../../etc/passwd", "image/jpeg", "passwd.jpg"),
-            ("..\\..\\Windows\\win.ini", "image/png", "win.png"),
-            ("/abs/path/IMG_1.JPG", "image/jpeg", "IMG_1.jpg"),
-            ("..", "image/jpeg", "photo-3.jpg"),
-            (".hidden.png", "image/png", "hidden.png"),
-            ("CON.jpg", "image/jpeg", "photo-3.jpg"),
-            ("lpt1", "image/gif", "photo-3.gif"),
-            ("what?*.jpeg", "image/jpeg", "what.jpeg"),
-            ("trail. . .", "image/webp", "trail.webp"),
-            ("a\u{0}b\nc.jpg", "image/jpeg", "abc.jpg"),
-            ("evil.exe", "image/jpeg", "evil.jpg"),
-            ("noext", "image/tiff", "noext.tiff"),
-        ];
-        for (given, ty, want) in cases {
-            assert_eq!(safe_file_name(Some(given), ty, 3), want, "{given:?}");
-        }
-        assert_eq!(safe_file_name(None, "image/jpeg", 7), "photo-7.jpg");
-        let long = "x".repeat(400) + ".jpg";
-        assert!(safe_file_name(Some(&long), "image/jpeg", 1).len() <= 180);
-    }
 }

@@ -26,7 +26,7 @@ pub use import::{
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
 pub use settings::Settings;
-pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState};
+pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState, Timeouts};
 pub use thumbs::{Made, Thumbnails};
 pub use tokens::{TokenBackend, TokenStore, TokenStoreError};
 pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher, Unlocked};

@@ -38,16 +38,7 @@ pub fn media_type(format: ImageFormat) -> Option<&'static str> {
 }
 
 /// The usual file extension for an accepted media type ("jpg" for anything unknown).
-pub fn extension(content_type: &str) -> &'static str {
-    match content_type {
-        "image/png" => "png",
-        "image/webp" => "webp",
-        "image/gif" => "gif",
-        "image/bmp" => "bmp",
-        "image/tiff" => "tiff",
-        _ => "jpg",
-    }
-}
+pub use protocol::names::extension;
 
 /// Media types a client may announce.
 pub const ACCEPTED_TYPES: [&str; 6] = [

@@ -42,15 +42,33 @@ impl CapsuleState {
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(deny_unknown_fields)]
 pub struct CapsuleWrite {
+    /// One line: at least one visible character, no control characters.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 200,
+            pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+        )
+    )]
     pub title: String,
+    /// Text; tabs and line breaks are the only control characters allowed.
     #[serde(default)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 20000,
+            pattern = "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+        )
+    )]
     pub note: String,
     /// The UTC instant the capsule opens; may be empty while drafting.
     #[serde(default)]
     pub open_at: Option<DateTime<Utc>>,
     /// IANA time zone the owner picked the date in, for display.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9/_+-]{1,64}$"))]
     pub time_zone: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::recipients))]
     pub recipients: Vec<String>,
 }
 
@@ -123,5 +141,6 @@ pub struct CapsuleResponse {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RevokeLinkRequest {
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub recipient: String,
 }

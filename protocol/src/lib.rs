@@ -4,6 +4,9 @@
 pub mod accounts;
 pub mod capsules;
 pub mod error;
+pub mod names;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 pub mod photos;
 pub mod sync;
 pub mod validate;

@@ -564,10 +564,8 @@ pub async fn fetch(
     }
     let (key, content_type, disposition) = match variant {
         Variant::Original => {
-            let name = row
-                .file_name
-                .clone()
-                .unwrap_or_else(|| format!("{}.{}", row.id, imaging::extension(&row.content_type)));
+            let name =
+                protocol::names::safe_file_name(row.file_name.as_deref(), &row.content_type, 1);
             (
                 keys::original(&row.user_id, &row.sha256),
                 row.content_type.clone(),

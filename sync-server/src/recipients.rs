@@ -17,7 +17,7 @@ use crate::db::photos::PhotoRow;
 use crate::delivery::link_hash;
 use crate::error::{ApiError, ApiResult};
 use crate::mail::compose::escape_html;
-use crate::photos::{clean_file_name, content_disposition};
+use crate::photos::content_disposition;
 use crate::state::AppState;
 
 /// An opened capsule reached through a valid link.
@@ -165,16 +165,8 @@ pub fn not_found_page() -> String {
 
 /// A photo's name for people: its file name, or "Photo N.ext".
 pub fn display_name(p: &PhotoRow, index: usize) -> String {
-    p.file_name
-        .as_deref()
-        .and_then(clean_file_name)
-        .unwrap_or_else(|| {
-            format!(
-                "Photo {}.{}",
-                index + 1,
-                imaging::extension(&p.content_type)
-            )
-        })
+    // One plain name, as on the desktop's export: the zip may be unpacked anywhere.
+    protocol::names::safe_file_name(p.file_name.as_deref(), &p.content_type, index + 1)
 }
 
 /// One photo of the shared capsule, or 404 when the id is not one of its photos.

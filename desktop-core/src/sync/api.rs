@@ -40,20 +40,37 @@ pub(crate) struct Api {
     signed_out: std::sync::atomic::AtomicBool,
 }
 
-pub(crate) fn client() -> reqwest::Client {
+/// How long the engine waits on the network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    /// The longest silence in the middle of an answer or a transfer: a stalled connection
+    /// (server gone, network dropped without a reset) is noticed within this.
+    pub read: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(10),
+            read: Duration::from_secs(60),
+        }
+    }
+}
+
+pub(crate) fn client(t: Timeouts) -> reqwest::Client {
     reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        // A stalled transfer (server gone, network dropped) is noticed within this.
-        .read_timeout(Duration::from_secs(60))
+        .connect_timeout(t.connect)
+        .read_timeout(t.read)
         .user_agent(concat!("image-time-capsule/", env!("CARGO_PKG_VERSION")))
         .build()
         .unwrap_or_default()
 }
 
 impl Api {
-    pub fn new(tokens: TokenStore, account: Option<Account>) -> Self {
+    pub fn new(tokens: TokenStore, account: Option<Account>, timeouts: Timeouts) -> Self {
         Self {
-            http: client(),
+            http: client(timeouts),
             tokens,
             account: Mutex::new(account),
             access: Mutex::new(None),

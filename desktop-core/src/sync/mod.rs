@@ -18,7 +18,7 @@ use std::time::Duration;
 use protocol::{CreateAccountRequest, CreateAccountResponse, LoginRequest, SessionResponse};
 use uuid::Uuid;
 
-pub use api::Account;
+pub use api::{Account, Timeouts};
 pub use error::SyncError;
 
 use crate::clock::Clock;
@@ -131,11 +131,22 @@ impl SyncEngine {
         tokens: TokenStore,
         device_name: impl Into<String>,
     ) -> Result<Arc<Self>, SyncError> {
+        Self::with_timeouts(lib, clock, tokens, device_name, Timeouts::default())
+    }
+
+    /// The same, with its own network timeouts.
+    pub fn with_timeouts(
+        lib: Arc<Library>,
+        clock: Arc<dyn Clock>,
+        tokens: TokenStore,
+        device_name: impl Into<String>,
+        timeouts: Timeouts,
+    ) -> Result<Arc<Self>, SyncError> {
         let account = store::load_account(&lib.conn())?;
         Ok(Arc::new_cyclic(|me| Self {
             lib,
             clock,
-            api: api::Api::new(tokens, account),
+            api: api::Api::new(tokens, account, timeouts),
             device_name: device_name.into(),
             pass_lock: tokio::sync::Mutex::new(()),
             wake: tokio::sync::Notify::new(),

@@ -40,7 +40,16 @@ impl S3Store {
             )
             .response_checksum_validation(
                 aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
-            );
+            )
+            // A store that stops answering must turn into a 503 well before a request's own
+            // time limit, not hang it: bounded connects and silences, two attempts.
+            .timeout_config(
+                aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .read_timeout(Duration::from_secs(8))
+                    .build(),
+            )
+            .retry_config(aws_sdk_s3::config::retry::RetryConfig::standard().with_max_attempts(2));
         if shared.region().is_none() {
             conf = conf.region(aws_sdk_s3::config::Region::new("us-east-1"));
         }

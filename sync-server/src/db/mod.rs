@@ -21,7 +21,7 @@ pub enum DbError {
     #[error("database unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
     #[error("database error: {0}")]
-    Query(#[from] sqlx::Error),
+    Query(#[source] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -30,12 +30,32 @@ impl DbError {
     /// Sorts connection-level failures (pool timeout, I/O) apart from query errors so the
     /// API can answer 503 instead of 500 while the database is down.
     pub fn classify(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
-                Self::Unavailable(err)
-            }
-            other => Self::Query(other),
+        let connection_failed = match &err {
+            // A connection that breaks while it is opened (a reset in the TLS or start-up
+            // exchange) surfaces as a protocol or TLS error, not as I/O.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => true,
+            // PostgreSQL's "connection exception" class and its shutdown codes.
+            sqlx::Error::Database(db) => db
+                .code()
+                .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+            _ => false,
+        };
+        if connection_failed {
+            Self::Unavailable(err)
+        } else {
+            Self::Query(err)
         }
+    }
+}
+
+impl From<sqlx::Error> for DbError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::classify(err)
     }
 }
 

@@ -33,7 +33,8 @@ fn answer(status: StatusCode, capsule: Capsule) -> Response {
 #[utoipa::path(put, path = "/v1/capsules/{id}", tag = "capsules",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id (UUIDv7 made by the client)"),
-           ("If-Match" = Option<String>, Header, description = "Version being updated")),
+           ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#,
+            description = "Version being updated")),
     request_body = CapsuleWrite,
     responses(
         (status = 200, body = CapsuleResponse), (status = 201, body = CapsuleResponse),
@@ -93,7 +94,8 @@ async fn delete_capsule(
 #[utoipa::path(post, path = "/v1/capsules/{id}/seal", tag = "capsules",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
-           ("If-Match" = Option<String>, Header, description = "Version the person confirmed")),
+           ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#,
+            description = "Version the person confirmed")),
     responses(
         (status = 200, body = CapsuleResponse), (status = 401, body = ErrorResponse),
         (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),

@@ -4,6 +4,7 @@
 mod accounts;
 mod capsules;
 mod health;
+mod openapi;
 mod photos;
 mod recipients;
 mod sync;
@@ -81,7 +82,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(s.upload_timeout, time_limit))
         .split_for_parts();
     doc.merge(upload_doc);
-    let doc = Arc::new(doc);
+    openapi::document_common_errors(&mut doc);
+    openapi::document_photo_limit(&mut doc, s.max_photo_bytes);
+    openapi::document_links(&mut doc);
+    let doc = Arc::new(openapi::to_json(&doc));
     api.merge(uploads)
         .merge(recipients::router().layer(middleware::from_fn_with_state(
             s.request_timeout,

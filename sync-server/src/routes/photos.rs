@@ -118,7 +118,7 @@ fn download_response(d: Download) -> Response {
     params(("id" = Uuid, Path, description = "Capsule id"),
            ("photo_id" = Uuid, Path, description = "Photo id")),
     responses(
-        (status = 200, description = "The photo's original bytes", content_type = "application/octet-stream"),
+        (status = 200, description = "The photo's original bytes, in its own media type", content_type = "image/*"),
         (status = 307, description = "Redirect to a short-lived download URL"),
         (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
         (status = 404, body = ErrorResponse)))]

@@ -21,8 +21,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[into_params(parameter_in = Query)]
 struct SyncQuery {
     /// The cursor from the previous pull (0 for everything).
+    #[param(minimum = 0)]
     since: Option<u64>,
     /// Page size, 1 to 500 (default 100).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 

@@ -4,6 +4,7 @@ mod accounts;
 mod auth_guard;
 mod capsules;
 mod delivery;
+mod faults;
 mod helpers;
 mod lambda;
 mod photos;

@@ -1,0 +1,5 @@
+//! Helpers for the fault suites of the server and the desktop core.
+
+pub mod proxy;
+
+pub use proxy::FaultProxy;
