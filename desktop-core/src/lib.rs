@@ -8,7 +8,6 @@ pub mod drafts;
 pub mod export;
 pub mod import;
 pub mod library;
-pub mod metadata;
 mod outbox;
 pub mod settings;
 pub mod sync;

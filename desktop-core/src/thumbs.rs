@@ -12,7 +12,7 @@ use imaging::Rejection;
 use protocol::ErrorCode;
 
 use crate::library::ThumbSize;
-use crate::metadata::{self, Metadata};
+use imaging::metadata::{self, Metadata};
 
 /// The two JPEG thumbnails of a photo.
 #[derive(Debug, Clone)]

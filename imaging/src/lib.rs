@@ -1,7 +1,9 @@
 //! Photo checks shared by the server and the desktop app: the format is told from the
 //! bytes (never the name or declared type), dimensions are checked before any pixel is
 //! decoded, truncated JPEGs are caught, and EXIF orientation is applied so images come out
-//! upright.
+//! upright. Capture time and camera come from EXIF too (`metadata`).
+
+pub mod metadata;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};

@@ -144,3 +144,19 @@ pub struct RevokeLinkRequest {
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub recipient: String,
 }
+
+/// The capsule version an `If-Match` header names: `3`, `"3"` or `W/"3"`; none for anything
+/// else.
+pub fn parse_version(header: &str) -> Option<i64> {
+    let text = header.trim();
+    let text = text.strip_prefix("W/").unwrap_or(text);
+    let text = text
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(text);
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}
+

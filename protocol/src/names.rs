@@ -48,11 +48,6 @@ pub fn safe_file_name(name: Option<&str>, content_type: &str, n: usize) -> Strin
         Some((s, e)) if !s.is_empty() => (s, Some(e.to_ascii_lowercase())),
         _ => (trimmed, None),
     };
-    let stem = stem.trim_end_matches(['.', ' ']);
-    let device = RESERVED.contains(&stem.to_ascii_lowercase().as_str());
-    if stem.is_empty() || device {
-        return format!("photo-{n}.{ext}");
-    }
     let ext = match given_ext.as_deref() {
         // Keep the person's spelling of a matching extension (JPEG, jpeg, jpg).
         Some(e @ ("jpg" | "jpeg")) if ext == "jpg" => e.to_owned(),
@@ -63,8 +58,9 @@ pub fn safe_file_name(name: Option<&str>, content_type: &str, n: usize) -> Strin
     while stem.len() + ext.len() + 1 > MAX_NAME_BYTES {
         stem.pop();
     }
+    // Checked on the stem as it will be written: shortening can leave "com9" or dots.
     let stem = stem.trim_end_matches(['.', ' ']);
-    if stem.is_empty() {
+    if stem.is_empty() || RESERVED.contains(&stem.to_ascii_lowercase().as_str()) {
         return format!("photo-{n}.{ext}");
     }
     format!("{stem}.{ext}")
@@ -113,6 +109,9 @@ mod tests {
         assert_eq!(safe_file_name(None, "image/jpeg", 7), "photo-7.jpg");
         let long = "x".repeat(400) + ".jpg";
         assert!(safe_file_name(Some(&long), "image/jpeg", 1).len() <= MAX_NAME_BYTES);
+        // Found by the fuzzer: a long name that shortens to a device name.
+        let shortened = "com9".to_owned() + &" ".repeat(200) + "x";
+        assert_eq!(safe_file_name(Some(&shortened), "image/tiff", 1), "photo-1.tiff");
         let dots = "a".to_owned() + &".".repeat(300) + "b.jpg";
         assert!(is_safe_file_name(&safe_file_name(
             Some(&dots),

@@ -25,9 +25,19 @@ fn has_bad_controls(s: &str, allow_newlines: bool) -> bool {
 }
 
 /// Checks one email address; answers it lower-cased, or a sentence saying what is wrong.
+/// Only a plain address is taken (`name@example.com`): no display name, no quoted or
+/// commented parts, no IP-literal domain, so nothing but the address can reach a header.
 pub fn email(address: &str) -> Result<String, String> {
     let a = address.trim().to_lowercase();
-    if a.len() > 254 || !email_address::EmailAddress::is_valid(&a) {
+    let options = email_address::Options::default()
+        .without_display_text()
+        .without_domain_literal()
+        .with_required_tld();
+    let plain = !a
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || "\"(),:;<>[\\]".contains(c));
+    if a.len() > 254 || !plain || email_address::EmailAddress::parse_with_options(&a, options).is_err()
+    {
         let shown: String = address
             .chars()
             .filter(|c| !c.is_control())

@@ -72,11 +72,11 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
         let Some(v) = parts.headers.get(axum::http::header::IF_MATCH) else {
             return Ok(Self(None));
         };
-        let text = v.to_str().unwrap_or_default().trim();
-        let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
-        text.parse::<i64>()
+        v.to_str()
+            .ok()
+            .and_then(protocol::parse_version)
             .map(|n| Self(Some(n)))
-            .map_err(|_| ApiError::bad_request("If-Match must be a capsule version number."))
+            .ok_or_else(|| ApiError::bad_request("If-Match must be a capsule version number."))
     }
 }
 

@@ -10,6 +10,7 @@ mod lambda;
 mod photos;
 mod recipients;
 mod replicas;
+mod security;
 mod server;
 mod smtp;
 mod sync;

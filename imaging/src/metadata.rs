@@ -29,7 +29,8 @@ pub fn read(path: &Path) -> Metadata {
     }
 }
 
-fn read_from<R: std::io::BufRead + std::io::Seek>(r: &mut R) -> Metadata {
+/// The same from any readable bytes (a photo in memory, a fuzzer's input).
+pub fn read_from<R: std::io::BufRead + std::io::Seek>(r: &mut R) -> Metadata {
     let Ok(exif) = exif::Reader::new().read_from_container(r) else {
         return Metadata::default();
     };
