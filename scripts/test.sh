@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
-# is missing: cfn-lint on the AWS template; format, lints and the UI's type check; the UI's
-# unit tests (Vitest); the Rust tests against real SQLite, PostgreSQL, an S3-compatible
-# server (s3s-fs, which checks SigV4 and presigned URLs for real) and an SMTP server
-# (aiosmtpd, started by the tests that send mail); the desktop core's tests against real
-# sync-server processes and private D-Bus session buses; the TypeScript bindings checked
-# against the Rust commands; the app's .deb built, installed and started; and the real app
-# driven end to end through its window (tauri-driver, WebKitWebDriver, Xvfb) against a real
-# sync-server.
+# is missing: cfn-lint on the AWS template; the UI's type check and unit tests (Vitest);
+# format and lints; cargo-deny (licences, bans, sources); the Rust tests against real
+# SQLite, PostgreSQL, an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs
+# for real) and an SMTP server (aiosmtpd), including the fault suites (a TCP proxy cutting,
+# stalling and slowing connections) and the security review's tests; the desktop core
+# against real sync-server processes and private D-Bus buses; the TypeScript bindings
+# checked against the Rust commands; a bounded soak of the server; Schemathesis against the
+# served OpenAPI document; a minute of fuzzing per target; the app's .deb built, installed
+# and started; and the real app driven end to end through its window (tauri-driver,
+# WebKitWebDriver, Xvfb) against a real sync-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -19,6 +21,7 @@ need_tauri_system
 need_node_modules ui
 need_node_modules ui/e2e
 need_cargo_tool tauri-driver "tauri-driver --locked --version ^2"
+need_cargo_tool cargo-deny "cargo-deny --locked"
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
 need_python_module cfnlint cfn-lint cfn-lint
 need_cargo_tool s3s-fs "s3s-fs --locked --version 0.14.1 --features binary"
@@ -53,10 +56,26 @@ step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo deny check licenses bans sources (and advisories when the database is reachable)"
+cargo deny check licenses bans sources
+if timeout 60 cargo deny fetch db > /dev/null 2>&1; then
+  cargo deny check advisories
+else
+  echo "the advisory database (github.com/RustSec) cannot be reached from here; advisories not checked"
+fi
 # The desktop tests start real sync-server processes: the binary this run builds.
 export ITC_TEST_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sync-server"
 step "cargo test (SQLite+folder and PostgreSQL+S3)"
 cargo test --workspace --locked
+
+step "soak: a bounded mixed load; no errors, memory and descriptors settle"
+SOAK_PROFILE=debug SOAK_SECONDS=30 SOAK_CLIENTS=6 scripts/soak.sh
+
+step "API conformance (Schemathesis against /v1/openapi.json)"
+scripts/api-conformance.sh
+
+step "fuzzing (cargo-fuzz, nightly, a minute per target)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
 
 step "the desktop app's .deb builds, installs and starts"
 scripts/check-deb.sh

@@ -159,4 +159,3 @@ pub fn parse_version(header: &str) -> Option<i64> {
     }
     text.parse().ok()
 }
-

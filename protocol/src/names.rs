@@ -111,7 +111,10 @@ mod tests {
         assert!(safe_file_name(Some(&long), "image/jpeg", 1).len() <= MAX_NAME_BYTES);
         // Found by the fuzzer: a long name that shortens to a device name.
         let shortened = "com9".to_owned() + &" ".repeat(200) + "x";
-        assert_eq!(safe_file_name(Some(&shortened), "image/tiff", 1), "photo-1.tiff");
+        assert_eq!(
+            safe_file_name(Some(&shortened), "image/tiff", 1),
+            "photo-1.tiff"
+        );
         let dots = "a".to_owned() + &".".repeat(300) + "b.jpg";
         assert!(is_safe_file_name(&safe_file_name(
             Some(&dots),

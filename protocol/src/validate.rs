@@ -36,7 +36,9 @@ pub fn email(address: &str) -> Result<String, String> {
     let plain = !a
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || "\"(),:;<>[\\]".contains(c));
-    if a.len() > 254 || !plain || email_address::EmailAddress::parse_with_options(&a, options).is_err()
+    if a.len() > 254
+        || !plain
+        || email_address::EmailAddress::parse_with_options(&a, options).is_err()
     {
         let shown: String = address
             .chars()

@@ -142,13 +142,12 @@ fn cors() -> CorsLayer {
         .allow_origin(AllowOrigin::list(
             APP_ORIGINS.iter().map(|o| HeaderValue::from_static(o)),
         ))
-        .allow_methods([
-            Method::GET,
-            Method::PUT,
-            Method::POST,
-            Method::DELETE,
+        .allow_methods([Method::GET, Method::PUT, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH])
         .expose_headers([header::ETAG, header::RETRY_AFTER])
         .max_age(Duration::from_secs(600))
 }
@@ -164,9 +163,10 @@ async fn common_headers(State(https): State<bool>, req: Request, next: Next) -> 
     );
     h.entry(header::CACHE_CONTROL)
         .or_insert(HeaderValue::from_static("no-store"));
-    h.entry(header::CONTENT_SECURITY_POLICY).or_insert(HeaderValue::from_static(
-        "default-src 'none'; frame-ancestors 'none'",
-    ));
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(
+            "default-src 'none'; frame-ancestors 'none'",
+        ));
     h.entry(header::X_FRAME_OPTIONS)
         .or_insert(HeaderValue::from_static("DENY"));
     h.entry(header::REFERRER_POLICY)

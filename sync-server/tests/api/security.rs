@@ -13,8 +13,8 @@ use sync_server::delivery::deliver_due;
 use uuid::Uuid;
 
 use crate::helpers::{
-    Backend, PASSWORD, draft_body, error_code, free_port, jpeg, s3_endpoint, sha256_hex,
-    spawn_app, spawn_app_with, wait_for_port,
+    Backend, PASSWORD, draft_body, error_code, free_port, jpeg, s3_endpoint, sha256_hex, spawn_app,
+    spawn_app_with, wait_for_port,
 };
 use crate::smtp::SmtpServer;
 
@@ -162,14 +162,16 @@ async fn presigned_urls_are_never_logged_and_expire() {
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
     let email = format!("p{}@example.com", Uuid::new_v4().simple());
-    let post = |path: &str, body: serde_json::Value| {
-        http.post(format!("{base}{path}")).json(&body).send()
-    };
+    let post =
+        |path: &str, body: serde_json::Value| http.post(format!("{base}{path}")).json(&body).send();
     assert_eq!(
-        post("/v1/accounts", json!({"email": email, "password": PASSWORD}))
-            .await
-            .expect("sign up")
-            .status(),
+        post(
+            "/v1/accounts",
+            json!({"email": email, "password": PASSWORD})
+        )
+        .await
+        .expect("sign up")
+        .status(),
         201
     );
     let session: serde_json::Value = post(
@@ -215,14 +217,19 @@ async fn presigned_urls_are_never_logged_and_expire() {
         .find(|(k, _)| k == "X-Amz-Expires")
         .and_then(|(_, v)| v.parse().ok())
         .expect("an expiry");
-    assert!(expires <= 15 * 60, "valid at most 15 minutes, not {expires} s");
+    assert!(
+        expires <= 15 * 60,
+        "valid at most 15 minutes, not {expires} s"
+    );
     let mut put = http.put(target.url.clone()).body(bytes.clone());
     for (k, v) in &target.headers {
         put = put.header(k, v);
     }
     assert!(put.send().await.expect("upload").status().is_success());
     let done = http
-        .post(format!("{base}/v1/capsules/{capsule}/photos/{photo}/complete"))
+        .post(format!(
+            "{base}/v1/capsules/{capsule}/photos/{photo}/complete"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -232,7 +239,9 @@ async fn presigned_urls_are_never_logged_and_expire() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client")
-        .get(format!("{base}/v1/capsules/{capsule}/photos/{photo}/original"))
+        .get(format!(
+            "{base}/v1/capsules/{capsule}/photos/{photo}/original"
+        ))
         .bearer_auth(&token)
         .send()
         .await
@@ -246,8 +255,16 @@ async fn presigned_urls_are_never_logged_and_expire() {
     let _ = child.kill();
     let _ = child.wait();
     let logged = std::fs::read_to_string(&log).expect("read log");
-    assert!(logged.contains("/complete"), "the log was written: {logged}");
-    for secret in [signature.as_str(), "X-Amz-Signature", "X-Amz-Credential", &token] {
+    assert!(
+        logged.contains("/complete"),
+        "the log was written: {logged}"
+    );
+    for secret in [
+        signature.as_str(),
+        "X-Amz-Signature",
+        "X-Amz-Credential",
+        &token,
+    ] {
         assert!(!logged.contains(secret), "{secret} appears in the log");
     }
     if let Some(get) = location {
@@ -334,7 +351,11 @@ async fn titles_and_recipients_cannot_inject_mail_headers() {
         .expect("deliver");
     let got = smtp.wait_for(2, Duration::from_secs(20)).await;
     for m in got {
-        assert!(!m.raw_headers.contains("all@example.com"), "{}", m.raw_headers);
+        assert!(
+            !m.raw_headers.contains("all@example.com"),
+            "{}",
+            m.raw_headers
+        );
         assert!(!m.raw_headers.contains("x@example.com"));
         assert!(!m.raw_headers.contains("<script>"));
         assert!(!m.subject.contains("To:"), "{}", m.subject);
@@ -343,7 +364,10 @@ async fn titles_and_recipients_cannot_inject_mail_headers() {
             "exactly one plain recipient: {}",
             m.to
         );
-        assert!(!m.html.contains("<script>"), "user text is escaped in the body");
+        assert!(
+            !m.html.contains("<script>"),
+            "user text is escaped in the body"
+        );
     }
 }
 
@@ -379,7 +403,9 @@ async fn unknown_fields_are_refused_so_nothing_can_be_assigned_on_the_side() {
         .await
         .expect("declare");
     assert_eq!(error_code(res).await, (400, "invalid_request".into()));
-    let (_, got) = app.get_json(&user, &format!("/v1/capsules/{capsule}")).await;
+    let (_, got) = app
+        .get_json(&user, &format!("/v1/capsules/{capsule}"))
+        .await;
     assert_eq!(got["capsule"]["state"], "draft");
     assert_eq!(got["capsule"]["photo_count"], 0);
 }
