@@ -230,7 +230,9 @@ export type CapsuleWrite = CapsuleWrite_Serialize | CapsuleWrite_Deserialize;
 
 /**  Body of `PUT /v1/capsules/{id}`: the editable fields of a draft. */
 export type CapsuleWrite_Deserialize = {
+	/**  One line: at least one visible character, no control characters. */
 	title: string,
+	/**  Text; tabs and line breaks are the only control characters allowed. */
 	note?: string,
 	/**  The UTC instant the capsule opens; may be empty while drafting. */
 	open_at?: string | null,
@@ -241,7 +243,9 @@ export type CapsuleWrite_Deserialize = {
 
 /**  Body of `PUT /v1/capsules/{id}`: the editable fields of a draft. */
 export type CapsuleWrite_Serialize = {
+	/**  One line: at least one visible character, no control characters. */
 	title: string,
+	/**  Text; tabs and line breaks are the only control characters allowed. */
 	note: string,
 	/**  The UTC instant the capsule opens; may be empty while drafting. */
 	open_at: string | null,
