@@ -33,7 +33,7 @@ fn answer(status: StatusCode, capsule: Capsule) -> Response {
 #[utoipa::path(put, path = "/v1/capsules/{id}", tag = "capsules",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id (UUIDv7 made by the client)"),
-           ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#,
+           ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#,
             description = "Version being updated")),
     request_body = CapsuleWrite,
     responses(
@@ -94,7 +94,7 @@ async fn delete_capsule(
 #[utoipa::path(post, path = "/v1/capsules/{id}/seal", tag = "capsules",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
-           ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?"?[0-9]{1,18}"?$"#,
+           ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#,
             description = "Version the person confirmed")),
     responses(
         (status = 200, body = CapsuleResponse), (status = 401, body = ErrorResponse),
