@@ -40,7 +40,7 @@ i=1
 for f in EveningGlow BytheWater FallenLeaf Kite prog-Path summer_1am; do
   src=$(ls "$work/real/$f"*.jpg | head -1)
   name=$(printf '%02d-%s.jpg' "$i" "$(echo "$f" | sed 's/^prog-//' | tr 'A-Z' 'a-z')")
-  convert -quiet "$src" -resize '2400x2400>' -quality 90 "$work/photos/$name" 2> /dev/null
+  convert -quiet "$src" -resize '2400x2400>' -quality 90 "$work/photos/$name"
   i=$((i + 1))
 done
 printf '\xff\xd8\xff\xe0 this is not really a photo' > "$work/photos/broken.jpg"

@@ -104,10 +104,11 @@ real_photos() {
 need_tauri_system() {
   need_apt pkg-config:pkg-config curl:curl file:file cmake:cmake nasm:nasm \
     Xvfb:xvfb xauth:xauth xdpyinfo:x11-utils xdotool:xdotool WebKitWebDriver:webkit2gtk-driver \
-    dbus-daemon:dbus-daemon dbus-send:dbus-bin dbus-run-session:dbus-bin convert:imagemagick \
-    rsvg-convert:librsvg2-bin
+    dbus-daemon:dbus-daemon dbus-send:dbus-bin dbus-run-session:dbus-bin rsvg-convert:librsvg2-bin
+  # ImageMagick by its package: a `convert` earlier on PATH may be a wrapper that needs the
+  # real one behind it.
   need_apt_package build-essential libwebkit2gtk-4.1-dev libssl-dev libayatana-appindicator3-dev \
-    librsvg2-dev libxdo-dev python3-dbus python3-gi fonts-dejavu-core
+    librsvg2-dev libxdo-dev python3-dbus python3-gi fonts-dejavu-core imagemagick
 }
 
 # need_node_modules DIR: `npm ci` in DIR when its node_modules is missing or older than its
