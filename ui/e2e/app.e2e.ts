@@ -483,7 +483,7 @@ test("a capsule made on one computer opens on its date and is there on another",
   await step("log out, then log in on a second data folder and find the same capsules", async () => {
     await click(a, "button*=Settings");
     await click(a, "button=Log out");
-    await waitText(a, "On this computer only");
+    await waitText(a, "This computer only");
     await a.deleteSession();
     sessions.splice(sessions.indexOf(a), 1);
 
