@@ -13,8 +13,8 @@ source scripts/lib.sh
 need_rust
 need_python_module schemathesis "schemathesis==4.32.5" python3-schemathesis
 target="${CARGO_TARGET_DIR:-$PWD/target}"
-# A no-op when the test run has just built it; keeps a lone run from testing an old binary.
-cargo build --locked --quiet -p sync-server
+# The test command has just built it; a lone run builds it so it never tests an old binary.
+[ "${ITC_SERVER_BUILT:-}" = 1 ] || cargo build --locked --quiet -p sync-server
 
 work=$(mktemp -d)
 port=$(free_port)

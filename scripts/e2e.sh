@@ -30,7 +30,7 @@ step "building the app (tauri build --debug --no-bundle) and the sync server"
 scripts/tauri.sh build --debug --no-bundle
 # A later plain cargo build relinks the same path without the UI inside; test this copy.
 cp "$target/debug/image-time-capsule" "$work/app"
-cargo build --locked -p sync-server
+[ "${ITC_SERVER_BUILT:-}" = 1 ] || cargo build --locked -p sync-server
 cp "$target/debug/sync-server" "$work/sync-server"
 
 step "photos for the run"

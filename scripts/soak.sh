@@ -12,7 +12,9 @@ need_apt cmake:cmake nasm:nasm
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 profile="${SOAK_PROFILE:-release}"
 flag=$([ "$profile" = release ] && echo --release || true)
-cargo build --locked $flag -p sync-server --bin sync-server --example soak
+if [ "$profile" != debug ] || [ "${ITC_SERVER_BUILT:-}" != 1 ]; then
+  cargo build --locked $flag -p sync-server --bin sync-server --example soak
+fi
 dir=$([ "$profile" = release ] && echo release || echo debug)
 "$target/$dir/examples/soak" --server "$target/$dir/sync-server" \
   --seconds "${SOAK_SECONDS:-120}" --clients "${SOAK_CLIENTS:-8}" --check

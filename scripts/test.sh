@@ -67,6 +67,10 @@ fi
 export ITC_TEST_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sync-server"
 step "cargo test (SQLite+folder and PostgreSQL+S3)"
 cargo test --workspace --locked
+# That run built target/debug/sync-server and the examples with the workspace's features; the
+# scripts below use them, where a `cargo build -p sync-server` would resolve that package's
+# own feature set and build most of the graph again (minutes on a cold cache).
+export ITC_SERVER_BUILT=1
 
 step "soak: a bounded mixed load; no errors, memory and descriptors settle"
 SOAK_PROFILE=debug SOAK_SECONDS=30 SOAK_CLIENTS=6 scripts/soak.sh
