@@ -367,6 +367,14 @@ fn turbo_reduced(data: &[u8], target: u32, max_pixels: u64) -> Result<Option<Red
 
 /// Refuses dimensions over the pixel limit (a decompression-bomb guard, before decoding).
 pub fn check_pixels(w: u32, h: u32, max_pixels: u64) -> Result<(), Rejection> {
+    // A header can claim no rows or no columns (found by the photo fuzz target, a GIF); such
+    // a file decodes to nothing that could be shown or thumbnailed.
+    if w == 0 || h == 0 {
+        return Err(reject(
+            ErrorCode::CorruptImage,
+            format!("This photo is damaged: it claims {w}×{h} pixels."),
+        ));
+    }
     if u64::from(w) * u64::from(h) > max_pixels {
         return Err(reject(
             ErrorCode::ImageTooLarge,
@@ -458,6 +466,19 @@ mod tests {
             .encode_image(&img)
             .expect("encode");
         out
+    }
+
+    #[test]
+    fn an_image_without_rows_or_columns_is_refused_as_damaged() {
+        // The photo fuzz target's find: a GIF whose screen and frames are 8×0.
+        let gif = b"GIF89a\x08\x00\x00\x00\xf0\x14\x00\x80\x00\x80\x04\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x8a\x00\x00\x0a\x00\x08\x00\x00\x02\x08\x84\x8f\xa9\xcb\xed\x0fM\x00\xf0\x00\x00\x80\x00\x80\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x8a\x00\x00\x0a\x00\x08\x00\x00\x01\x00;";
+        let f = write_tmp(gif);
+        for r in [
+            decode(f.path(), 100_000_000).err(),
+            decode_reduced(f.path(), 100_000_000, 256).err(),
+        ] {
+            assert_eq!(r.map(|r| r.code), Some(ErrorCode::CorruptImage));
+        }
     }
 
     #[test]
