@@ -98,6 +98,9 @@ async fn every_answer_carries_the_security_headers() {
     );
 }
 
+// A timing comparison needs the machine to itself: beside the other tests' argon2 runs on two
+// cores it measures the scheduler. `scripts/test.sh` runs it alone after the rest.
+#[ignore = "timing: run alone (scripts/test.sh does)"]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn log_in_takes_as_long_for_an_unknown_email_as_for_a_wrong_password() {
     let app = spawn_app(Backend::SqliteFolder).await;
