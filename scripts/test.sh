@@ -68,7 +68,9 @@ export ITC_TEST_SERVER_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/sync-server"
 step "cargo test (SQLite+folder and PostgreSQL+S3)"
 cargo test --workspace --locked
 step "log-in timing, alone: unknown email vs wrong password"
-cargo test --locked -p sync-server --test api -- --ignored --exact \
+# The whole workspace, as above, so nothing builds again with another feature set; only the
+# api binary holds this test.
+cargo test --workspace --locked --tests -- --ignored --exact \
   security::log_in_takes_as_long_for_an_unknown_email_as_for_a_wrong_password
 # That run built target/debug/sync-server and the examples with the workspace's features; the
 # scripts below use them, where a `cargo build -p sync-server` would resolve that package's
