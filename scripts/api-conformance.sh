@@ -19,7 +19,7 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 work=$(mktemp -d)
 port=$(free_port)
 "$target/debug/sync-server" --bind "127.0.0.1:$port" --data-dir "$work/data" \
-  --no-delivery-ticker > "$work/server.log" 2>&1 &
+  --no-delivery-ticker --max-sign-ups-per-address 1000000 > "$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2> /dev/null || true; wait $server 2> /dev/null || true; rm -rf "$work"' EXIT
 base="http://127.0.0.1:$port"

@@ -73,7 +73,11 @@ fn start(bin: &str) -> anyhow::Result<Server> {
         .args(["--bind", &format!("127.0.0.1:{port}")])
         .arg("--data-dir")
         .arg(dir.path())
-        .args(["--no-delivery-ticker"])
+        .args([
+            "--no-delivery-ticker",
+            "--max-sign-ups-per-address",
+            "1000000",
+        ])
         .env_remove("ITC_DATABASE_URL")
         .env_remove("ITC_BLOB_STORE")
         .env("RUST_LOG", "warn")

@@ -11,6 +11,7 @@ use crate::auth::password;
 use crate::auth::tokens::{TYPE_ACCESS, hash_refresh_token, new_refresh_token};
 use crate::blob::keys;
 use crate::error::{ApiError, ApiResult};
+use crate::limits;
 use crate::state::AppState;
 
 /// Trims and lower-cases an email, and checks it is an address.
@@ -18,23 +19,29 @@ pub fn normalise_email(email: &str) -> ApiResult<String> {
     protocol::validate::email(email).map_err(|_| ApiError::invalid("Enter a valid email address."))
 }
 
-async fn hash_password(pw: String) -> ApiResult<String> {
-    Ok(tokio::task::spawn_blocking(move || password::hash(&pw))
+async fn hash_password(state: &AppState, pw: String) -> ApiResult<String> {
+    Ok(state.hash_slots.run(move || password::hash(&pw)).await??)
+}
+
+async fn verify_password(state: &AppState, pw: String, phc: String) -> ApiResult<bool> {
+    state
+        .hash_slots
+        .run(move || password::verify(&pw, &phc))
         .await
-        .map_err(anyhow::Error::from)??)
 }
 
-async fn verify_password(pw: String, phc: String) -> ApiResult<bool> {
-    Ok(
-        tokio::task::spawn_blocking(move || password::verify(&pw, &phc))
-            .await
-            .map_err(anyhow::Error::from)?,
-    )
-}
-
-/// Creates an account.
-pub async fn sign_up(state: &AppState, email: &str, pw: &str) -> ApiResult<Uuid> {
+/// Creates an account. Sign-ups are counted per client address (per /64 for IPv6) in the
+/// database, so every replica and a restart see the same count.
+pub async fn sign_up(
+    state: &AppState,
+    email: &str,
+    pw: &str,
+    client: Option<IpAddr>,
+) -> ApiResult<Uuid> {
     let email = normalise_email(email)?;
+    if let Some(ip) = client {
+        count_sign_up(state, &limits::signup_key(ip)).await?;
+    }
     if let Some(why) = password::weakness(pw, &email) {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -42,7 +49,7 @@ pub async fn sign_up(state: &AppState, email: &str, pw: &str) -> ApiResult<Uuid>
             why,
         ));
     }
-    let hash = hash_password(pw.to_owned()).await?;
+    let hash = hash_password(state, pw.to_owned()).await?;
     let id = Uuid::now_v7();
     if !state
         .db
@@ -57,6 +64,18 @@ pub async fn sign_up(state: &AppState, email: &str, pw: &str) -> ApiResult<Uuid>
     }
     tracing::info!(user_id = %id, "account created");
     Ok(id)
+}
+
+/// Counts a sign-up of `key`; refuses with 429 once the window holds the most allowed.
+async fn count_sign_up(state: &AppState, key: &str) -> ApiResult<()> {
+    let s = &state.settings;
+    let now = state.now_ms();
+    let start = now - ms(s.sign_up_window);
+    if state.db.throttle_failures(key, start).await? >= s.max_sign_ups_per_address {
+        return Err(ApiError::too_many_sign_ups(s.sign_up_window.as_secs()));
+    }
+    state.db.throttle_record_failure(key, now, start).await?;
+    Ok(())
 }
 
 fn window_start(state: &AppState, now: i64) -> i64 {
@@ -121,7 +140,7 @@ pub async fn log_in(
         || state.dummy_hash.as_str().to_owned(),
         |u| u.password_hash.clone(),
     );
-    let ok = verify_password(pw.to_owned(), phc).await? && user.is_some();
+    let ok = verify_password(state, pw.to_owned(), phc).await? && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
         record_failures(state, &keys).await?;
         return Err(invalid_credentials());
@@ -251,7 +270,7 @@ async fn check_current_password(state: &AppState, auth: &AuthUser, pw: &str) -> 
     let key = format!("account:{}", user.email);
     let keys = [(key.as_str(), state.settings.max_failures_per_account)];
     check_throttle(state, &keys).await?;
-    if !verify_password(pw.to_owned(), user.password_hash).await? {
+    if !verify_password(state, pw.to_owned(), user.password_hash).await? {
         record_failures(state, &keys).await?;
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -277,7 +296,7 @@ pub async fn change_password(
             why,
         ));
     }
-    let hash = hash_password(new.to_owned()).await?;
+    let hash = hash_password(state, new.to_owned()).await?;
     state.db.set_password_hash(&auth.user_id, &hash).await?;
     state
         .db

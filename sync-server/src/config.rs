@@ -110,6 +110,29 @@ pub struct Flags {
     /// Send attempts before a delivery is marked failed.
     #[arg(long, env = "ITC_DELIVERY_MAX_ATTEMPTS", default_value_t = 10)]
     pub delivery_max_attempts: u32,
+    /// Password hashes (and checks) at once; each argon2id run holds 19 MiB. Default: twice
+    /// the CPU cores.
+    #[arg(long, env = "ITC_MAX_PASSWORD_HASHES")]
+    pub max_password_hashes: Option<usize>,
+    /// Requests waiting for a hashing slot; past it, 503 with Retry-After. Default: eight
+    /// per slot.
+    #[arg(long, env = "ITC_PASSWORD_HASH_QUEUE")]
+    pub password_hash_queue: Option<usize>,
+    /// Sign-ups per client address (per /64 for IPv6) within --sign-up-window; past it, 429.
+    #[arg(long, env = "ITC_MAX_SIGN_UPS_PER_ADDRESS", default_value_t = 20)]
+    pub max_sign_ups_per_address: i64,
+    /// The window --max-sign-ups-per-address counts in.
+    #[arg(long, env = "ITC_SIGN_UP_WINDOW", default_value = "1h", value_parser = humantime::parse_duration)]
+    pub sign_up_window: Duration,
+    /// Requests in flight at once (health probes aside); past it, 503 with Retry-After.
+    #[arg(long, env = "ITC_MAX_REQUESTS_IN_FLIGHT", default_value_t = 512)]
+    pub max_requests_in_flight: usize,
+    /// Photo uploads streaming through the server at once.
+    #[arg(long, env = "ITC_MAX_UPLOAD_STREAMS", default_value_t = 32)]
+    pub max_upload_streams: usize,
+    /// Zip downloads of opened capsules streaming at once.
+    #[arg(long, env = "ITC_MAX_ZIP_DOWNLOADS", default_value_t = 8)]
+    pub max_zip_downloads: usize,
     /// How long a worker holds a claimed delivery before another may take it over.
     #[arg(long, env = "ITC_DELIVERY_LEASE", default_value = "5m", value_parser = humantime::parse_duration)]
     pub delivery_lease: Duration,
@@ -150,6 +173,16 @@ pub struct Settings {
     pub max_failures_per_account: i64,
     pub max_failures_per_address: i64,
     pub throttle_window: Duration,
+    /// Argon2 runs at once, and requests allowed to wait for one.
+    pub max_password_hashes: usize,
+    pub password_hash_queue: usize,
+    /// Sign-ups per address (per /64 for IPv6) within `sign_up_window`.
+    pub max_sign_ups_per_address: i64,
+    pub sign_up_window: Duration,
+    /// Requests in flight (health probes aside), upload streams, zip downloads.
+    pub max_requests_in_flight: usize,
+    pub max_upload_streams: usize,
+    pub max_zip_downloads: usize,
     /// None: write .eml files into DATA/outbox.
     pub smtp_url: Option<String>,
     pub smtp_connections: usize,
@@ -184,6 +217,13 @@ impl Settings {
             max_failures_per_account: 10,
             max_failures_per_address: 100,
             throttle_window: Duration::from_secs(15 * 60),
+            max_password_hashes: default_password_hashes(),
+            password_hash_queue: 8 * default_password_hashes(),
+            max_sign_ups_per_address: 20,
+            sign_up_window: Duration::from_secs(3600),
+            max_requests_in_flight: 512,
+            max_upload_streams: 32,
+            max_zip_downloads: 8,
             smtp_url: None,
             smtp_connections: 32,
             mail_from: lettre::message::Mailbox::new(
@@ -250,6 +290,18 @@ impl Settings {
         s.link_ttl = f.link_ttl;
         s.delivery_max_attempts = f.delivery_max_attempts.max(1);
         s.delivery_lease = f.delivery_lease;
+        if let Some(n) = f.max_password_hashes {
+            s.max_password_hashes = n.max(1);
+            s.password_hash_queue = 8 * s.max_password_hashes;
+        }
+        if let Some(n) = f.password_hash_queue {
+            s.password_hash_queue = n;
+        }
+        s.max_sign_ups_per_address = f.max_sign_ups_per_address.max(1);
+        s.sign_up_window = f.sign_up_window;
+        s.max_requests_in_flight = f.max_requests_in_flight.max(1);
+        s.max_upload_streams = f.max_upload_streams.max(1);
+        s.max_zip_downloads = f.max_zip_downloads.max(1);
         s.jwt_secret = match f.jwt_secret {
             Some(secret) => {
                 if secret.len() < 32 {
@@ -264,6 +316,11 @@ impl Settings {
         };
         Ok(s)
     }
+}
+
+/// Twice the CPU cores: argon2 is CPU-bound, so more at once only adds memory and latency.
+fn default_password_hashes() -> usize {
+    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// The default SQLite database inside a data folder.

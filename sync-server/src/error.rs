@@ -87,6 +87,28 @@ impl ApiError {
         }
     }
 
+    /// 503 because the server is full (hashing slots, requests in flight, streams): come
+    /// back in `retry_after` seconds.
+    pub fn busy(retry_after: u64) -> Self {
+        Self::Client {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: ErrorCode::Unavailable,
+            message: "The server is busy right now. Please try again in a few seconds.".into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
+    /// 429 for too many sign-ups from one address, with the seconds to wait.
+    pub fn too_many_sign_ups(retry_after: u64) -> Self {
+        Self::Client {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            code: ErrorCode::TooManyAttempts,
+            message: "Too many accounts were made from this network. Please try again later."
+                .into(),
+            retry_after: Some(retry_after),
+        }
+    }
+
     /// The code, for tests and logs.
     pub fn code(&self) -> ErrorCode {
         match self {

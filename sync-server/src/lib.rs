@@ -13,6 +13,7 @@ pub mod delivery;
 pub mod error;
 pub mod extract;
 pub mod imaging;
+pub mod limits;
 pub mod mail;
 pub mod photos;
 pub mod recipients;

@@ -10,6 +10,7 @@ use crate::blob::{BlobStore, FolderStore, S3Store};
 use crate::clock::Clock;
 use crate::config::{BlobTarget, Settings};
 use crate::db::Db;
+use crate::limits::HashSlots;
 use crate::mail::{Mailer, OutboxMailer, SmtpMailer};
 
 /// Configuration, database, blob store, token keys and clock.
@@ -24,6 +25,8 @@ pub struct AppState {
     pub dummy_hash: Arc<String>,
     /// Where open-date emails go.
     pub mailer: Arc<dyn Mailer>,
+    /// Bounds concurrent password hashing (each argon2id run holds 19 MiB).
+    pub hash_slots: Arc<HashSlots>,
     /// Bounds concurrent image decodes (each may hold hundreds of MB of pixels).
     pub decode_permits: Arc<Semaphore>,
 }
@@ -63,7 +66,13 @@ impl AppState {
         let dummy_hash =
             tokio::task::spawn_blocking(|| password::hash("not a real password, never used"))
                 .await??;
+        let hash_slots = Arc::new(HashSlots::new(
+            settings.max_password_hashes,
+            settings.password_hash_queue,
+            settings.request_timeout,
+        ));
         Ok(Self {
+            hash_slots,
             tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
             settings: Arc::new(settings),
             db,

@@ -30,12 +30,13 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = CreateAccountResponse),
         (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 422, body = ErrorResponse)))]
+        (status = 422, body = ErrorResponse), (status = 429, body = ErrorResponse)))]
 async fn create_account(
     State(state): State<AppState>,
+    ClientAddr(addr): ClientAddr,
     ApiJson(body): ApiJson<CreateAccountRequest>,
 ) -> ApiResult<(StatusCode, Json<CreateAccountResponse>)> {
-    let user_id = accounts::sign_up(&state, &body.email, &body.password).await?;
+    let user_id = accounts::sign_up(&state, &body.email, &body.password, addr).await?;
     Ok((StatusCode::CREATED, Json(CreateAccountResponse { user_id })))
 }
 

@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::error::ApiError;
+use crate::limits::{self, Slots};
 use crate::state::AppState;
 
 /// JSON bodies are small; photos take the upload route.
@@ -71,7 +72,6 @@ pub fn router(state: AppState) -> Router {
         .merge(capsules::router())
         .merge(photos::router())
         .merge(sync::router())
-        .merge(health::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             s.request_timeout,
@@ -81,17 +81,25 @@ pub fn router(state: AppState) -> Router {
     let (uploads, upload_doc) = photos::upload_router()
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(s.upload_timeout, time_limit))
+        .layer(middleware::from_fn_with_state(
+            Slots::new(s.max_upload_streams),
+            limits::bounded,
+        ))
         .split_for_parts();
     doc.merge(upload_doc);
+    // Probes are never shed: a full server is still alive, and says so.
+    let (probes, probe_doc) = health::router().split_for_parts();
+    doc.merge(probe_doc);
     openapi::document_common_errors(&mut doc);
     openapi::document_photo_limit(&mut doc, s.max_photo_bytes);
     openapi::document_links(&mut doc);
     let doc = Arc::new(openapi::to_json(&doc));
     api.merge(uploads)
-        .merge(recipients::router().layer(middleware::from_fn_with_state(
-            s.request_timeout,
-            time_limit,
-        )))
+        .merge(
+            recipients::router(Slots::new(s.max_zip_downloads)).layer(
+                middleware::from_fn_with_state(s.request_timeout, time_limit),
+            ),
+        )
         .route(
             "/v1/openapi.json",
             get(move || {
@@ -100,6 +108,11 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { ApiError::not_found("route") })
+        .layer(middleware::from_fn_with_state(
+            Slots::new(s.max_requests_in_flight),
+            limits::bounded,
+        ))
+        .merge(probes)
         .layer(middleware::from_fn_with_state(
             s.public_url.starts_with("https://"),
             common_headers,

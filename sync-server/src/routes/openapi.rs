@@ -52,7 +52,8 @@ pub fn document_common_errors(doc: &mut OpenApi) {
             add(
                 op,
                 "503",
-                "A dependency (database, photo store) is unavailable.",
+                "The server is busy, or a dependency (database, photo store) is unavailable; \
+                 Retry-After says when to try again.",
             );
             if needs_token {
                 add(op, "401", "No token, or one that is not valid.");

@@ -10,14 +10,19 @@ use tokio_util::io::ReaderStream;
 
 use crate::blob::keys;
 use crate::error::ApiError;
+use crate::limits::{self, Slots};
 use crate::photos::content_disposition;
 use crate::recipients::{self, Shared};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+/// The recipient pages; at most `zips` zip downloads stream at once.
+pub fn router(zips: Slots) -> Router<AppState> {
     Router::new()
         .route("/c/{token}", get(page))
-        .route("/c/{token}/download.zip", get(download_all))
+        .route(
+            "/c/{token}/download.zip",
+            get(download_all).layer(middleware::from_fn_with_state(zips, limits::bounded)),
+        )
         .route("/c/{token}/photos/{photo_id}", get(full_size))
         .route("/c/{token}/photos/{photo_id}/download", get(download))
         .route("/c/{token}/photos/{photo_id}/thumbnail", get(thumbnail))

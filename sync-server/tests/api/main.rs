@@ -7,6 +7,7 @@ mod delivery;
 mod faults;
 mod helpers;
 mod lambda;
+mod limits;
 mod photos;
 mod recipients;
 mod replicas;
