@@ -19,6 +19,8 @@ step "installing $(basename "$deb")"
 as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$deb" > /dev/null
 trap 'as_root dpkg -r image-time-capsule > /dev/null 2>&1 || true' EXIT
 test -x /usr/bin/image-time-capsule
+test -x /usr/bin/itc
+/usr/bin/itc --version >&2
 test -f /usr/share/applications/"Image Time Capsule.desktop"
 /usr/bin/image-time-capsule --version >&2
 

@@ -64,8 +64,23 @@ pub fn run() -> anyhow::Result<()> {
                     .app_data_dir()
                     .context("no app-data folder on this system")?,
             };
-            let state = state::App::open(handle, &data_dir, args.server.clone(), started)
-                .with_context(|| format!("opening the library in {}", data_dir.display()))?;
+            let state = match state::App::open(handle, &data_dir, args.server.clone(), started) {
+                Ok(s) => s,
+                Err(e) if e.code == "library_in_use" => {
+                    // `itc` has the library: say so and end, rather than a window that
+                    // cannot act on anything.
+                    tracing::error!(error = %e, "library in use");
+                    in_use_dialog(handle, &e.message);
+                    return Ok(());
+                }
+                Err(e) => {
+                    return Err(anyhow::anyhow!(
+                        "opening the library in {}: {e}",
+                        data_dir.display()
+                    )
+                    .into());
+                }
+            };
             tracing::info!(data = %data_dir.display(), "library open");
             state.start(handle);
             app.manage(state);
@@ -89,4 +104,15 @@ pub fn run() -> anyhow::Result<()> {
         }
     });
     Ok(())
+}
+
+/// Tells the person another program has the library, then ends the app.
+fn in_use_dialog(app: &tauri::AppHandle, message: &str) {
+    use tauri_plugin_dialog::{DialogExt, MessageDialogKind};
+    let handle = app.clone();
+    app.dialog()
+        .message(message)
+        .title("Image Time Capsule")
+        .kind(MessageDialogKind::Error)
+        .show(move |_| handle.exit(4));
 }

@@ -1,14 +1,11 @@
 //! The app's one state: the library, the sync engine and the unlock watcher of the data
 //! folder, wired to the window's events. Commands reach desktop-core through it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use desktop_core::{
-    CancelToken, Clock, DesktopNotifier, Library, SyncEngine, SyncEvent, SystemClock, TokenStore,
-    UnlockWatcher,
-};
+use desktop_core::{CancelToken, CommandError, Desktop, DesktopNotifier, SyncEvent};
 use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
 
@@ -17,13 +14,10 @@ use crate::events;
 /// How often the engine syncs when nothing asks it to sooner.
 const SYNC_EVERY: Duration = Duration::from_secs(60);
 
-/// Everything the commands work with.
+/// Everything the commands work with: desktop-core's [`Desktop`] (reached through `Deref`)
+/// and what only the window has.
 pub struct App {
-    pub lib: Arc<Library>,
-    pub engine: Arc<SyncEngine>,
-    pub watcher: Arc<UnlockWatcher>,
-    pub clock: Arc<dyn Clock>,
-    pub data_dir: PathBuf,
+    pub core: Desktop,
     pub default_server: String,
     /// The running import, so "Stop" can cancel it.
     pub import_cancel: Mutex<CancelToken>,
@@ -32,24 +26,22 @@ pub struct App {
     pub started: Instant,
 }
 
+impl std::ops::Deref for App {
+    type Target = Desktop;
+    fn deref(&self) -> &Desktop {
+        &self.core
+    }
+}
+
 impl App {
-    /// Opens the library in `data_dir` and the engine and watcher over it; nothing runs
-    /// until [`App::start`].
+    /// Opens the library in `data_dir` (refused while `itc` has it) and the engine and
+    /// watcher over it; nothing runs until [`App::start`].
     pub fn open(
         app: &AppHandle,
         data_dir: &Path,
         default_server: String,
         started: Instant,
-    ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(data_dir)?;
-        let lib = Arc::new(Library::open(data_dir)?);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let engine = SyncEngine::new(
-            lib.clone(),
-            clock.clone(),
-            TokenStore::system(data_dir),
-            device_name(),
-        )?;
+    ) -> Result<Self, CommandError> {
         let handle = app.clone();
         let notifier = DesktopNotifier {
             on_click: Some(Arc::new(move |id| {
@@ -58,17 +50,9 @@ impl App {
             })),
             ..DesktopNotifier::default()
         };
-        let watcher = Arc::new(UnlockWatcher::new(
-            lib.clone(),
-            clock.clone(),
-            Arc::new(notifier),
-        ));
+        let core = Desktop::open(data_dir, "the Image Time Capsule app", Arc::new(notifier))?;
         Ok(Self {
-            lib,
-            engine,
-            watcher,
-            clock,
-            data_dir: data_dir.to_owned(),
+            core,
             default_server,
             import_cancel: Mutex::new(CancelToken::default()),
             export_cancel: Mutex::new(CancelToken::default()),
@@ -134,19 +118,4 @@ impl App {
 /// The state of the running app.
 pub fn of(app: &AppHandle) -> tauri::State<'_, App> {
     app.state::<App>()
-}
-
-/// This computer's name, shown to the person in the server's list of sessions.
-fn device_name() -> String {
-    let from_env = ["COMPUTERNAME", "HOSTNAME"]
-        .iter()
-        .find_map(|k| std::env::var(k).ok().filter(|v| !v.trim().is_empty()));
-    from_env
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-        })
-        .unwrap_or_else(|| "This computer".into())
 }

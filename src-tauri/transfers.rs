@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use desktop_core::{CapsuleImport, ExportReport, export_originals};
+use desktop_core::{CapsuleImport, ExportReport};
 use tauri::AppHandle;
 use tauri_specta::Event;
 use uuid::Uuid;
@@ -38,16 +38,13 @@ impl App {
                 }
                 .emit(&handle);
             };
-            state
-                .lib
-                .import_into_capsule(capsule_id, &paths, &progress, &cancel, state.clock.now())
+            state.import_photos(capsule_id, &paths, &progress, &cancel)
         })
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "import thread failed");
             CommandError::new("unexpected", "The import stopped unexpectedly.")
         })??;
-        self.engine.wake();
         let _ = events::ImportFinished {
             capsule_id,
             report: outcome.clone(),
@@ -73,6 +70,8 @@ impl App {
             }
             .emit(&app);
         };
-        Ok(export_originals(&self.engine, capsule_id, &folder, &progress, &cancel).await?)
+        self.core
+            .export(capsule_id, &folder, &progress, &cancel)
+            .await
     }
 }

@@ -4,10 +4,13 @@
 //! the unlock watcher with native notifications.
 
 pub mod clock;
+pub mod desktop;
 pub mod drafts;
+mod error;
 pub mod export;
 pub mod import;
 pub mod library;
+pub mod lock;
 mod outbox;
 pub mod settings;
 pub mod sync;
@@ -17,13 +20,16 @@ pub mod unlock;
 pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use desktop::{AccountInfo, AccountStatus, Desktop};
 pub use drafts::{Draft, DraftError, DraftPhoto};
+pub use error::CommandError;
 pub use export::{ExportFailure, ExportProgress, ExportReport, export_originals};
 pub use import::{
     CancelToken, CapsuleImport, ImportFailure, ImportProgress, ImportReport, ImportedPhoto,
     MAX_PIXELS, SkippedFile, import,
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
+pub use lock::{LibraryLock, LockError};
 pub use settings::Settings;
 pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState, Timeouts};
 pub use thumbs::{Made, Thumbnails};

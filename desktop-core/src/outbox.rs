@@ -200,19 +200,20 @@ pub(crate) fn backoff(attempts: u32) -> Duration {
 }
 
 /// Records a failed attempt: a refusal waits for the person, anything else is retried
-/// after the backoff.
+/// after the backoff, or after the server's own `Retry-After` when that is longer.
 pub(crate) fn failed(
     conn: &Connection,
     op: &Op,
     kind: FailureKind,
     message: &str,
     now_ms: i64,
+    retry_after: Option<Duration>,
 ) -> rusqlite::Result<()> {
     let next = if kind == FailureKind::Refused {
         i64::MAX
     } else {
-        let wait = i64::try_from(backoff(op.attempts).as_millis()).unwrap_or(i64::MAX);
-        now_ms.saturating_add(wait)
+        let wait = backoff(op.attempts).max(retry_after.unwrap_or_default());
+        now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX))
     };
     conn.execute(
         "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?3, last_error = ?4, \

@@ -1,19 +1,12 @@
 //! Welcome, accounts and sync.
 
+use desktop_core::AccountInfo;
 use serde::Serialize;
 use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::error::CmdResult;
 use crate::state::App;
-
-/// Who is signed in, and where.
-#[derive(Debug, Clone, Serialize, specta::Type)]
-#[serde(rename_all = "camelCase")]
-pub struct AccountInfo {
-    pub email: String,
-    pub server_url: String,
-}
 
 /// What the window needs to know at start and after account changes.
 #[derive(Debug, Clone, Serialize, specta::Type)]
@@ -35,19 +28,17 @@ pub struct AppInfo {
 impl App {
     pub fn info(&self, app: &AppHandle) -> CmdResult<AppInfo> {
         let settings = self.lib.settings()?;
+        let status = self.account_status();
         Ok(AppInfo {
             version: app.package_info().version.to_string(),
             data_dir: self.data_dir.display().to_string(),
             default_server: self.default_server.clone(),
-            account: self.engine.account().map(|a| AccountInfo {
-                email: a.email,
-                server_url: a.server_url,
-            }),
-            session_ended: self.engine.is_signed_out(),
+            account: status.account,
+            session_ended: status.session_ended,
             welcomed: settings.welcomed,
             notifications: settings.notifications,
             autostart: app.autolaunch().is_enabled().unwrap_or(false),
-            offline: self.engine.is_offline(),
+            offline: status.offline,
         })
     }
 }
@@ -75,8 +66,7 @@ pub async fn sign_up(
     email: String,
     password: String,
 ) -> CmdResult<AppInfo> {
-    state.engine.sign_up(&server, &email, &password).await?;
-    state.lib.set_welcomed()?;
+    state.sign_up(&server, &email, &password).await?;
     state.info(&app)
 }
 
@@ -89,8 +79,7 @@ pub async fn log_in(
     email: String,
     password: String,
 ) -> CmdResult<AppInfo> {
-    state.engine.log_in(&server, &email, &password).await?;
-    state.lib.set_welcomed()?;
+    state.log_in(&server, &email, &password).await?;
     state.info(&app)
 }
 
@@ -129,6 +118,6 @@ pub async fn delete_account(
 #[tauri::command]
 #[specta::specta]
 pub async fn sync_now(state: State<'_, App>) -> CmdResult<()> {
-    state.engine.sync_now().await?;
+    state.sync_now().await?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The library and one capsule: drafts made, edited, sealed and deleted; opened ones
 //! revealed and their delivery report.
 
-use desktop_core::{CapsuleDetail, CapsuleSummary, capsule_detail, capsule_list};
+use desktop_core::{CapsuleDetail, CapsuleSummary};
 use protocol::{CapsuleWrite, RecipientDelivery};
 use tauri::State;
 use uuid::Uuid;
@@ -12,21 +12,19 @@ use crate::state::App;
 #[tauri::command]
 #[specta::specta]
 pub fn list_capsules(state: State<'_, App>) -> CmdResult<Vec<CapsuleSummary>> {
-    Ok(capsule_list(&state.engine)?)
+    state.capsules()
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn get_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail> {
-    Ok(capsule_detail(&state.engine, id)?)
+    state.capsule(id)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn create_capsule(state: State<'_, App>, fields: CapsuleWrite) -> CmdResult<CapsuleDetail> {
-    let d = state.lib.create_draft(&fields, state.clock.now())?;
-    state.engine.wake();
-    Ok(capsule_detail(&state.engine, d.id)?)
+    state.create_capsule(&fields)
 }
 
 #[tauri::command]
@@ -36,17 +34,13 @@ pub fn update_capsule(
     id: Uuid,
     fields: CapsuleWrite,
 ) -> CmdResult<CapsuleDetail> {
-    state.lib.update_draft(id, &fields, state.clock.now())?;
-    state.engine.wake();
-    Ok(capsule_detail(&state.engine, id)?)
+    state.update_capsule(id, &fields)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub fn delete_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
-    state.lib.delete_capsule(id, state.clock.now())?;
-    state.engine.wake();
-    Ok(())
+    state.delete_capsule(id)
 }
 
 /// Seals a draft here at once; it is sent (with its photos) now or when the server is
@@ -54,10 +48,7 @@ pub fn delete_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
 #[tauri::command]
 #[specta::specta]
 pub fn seal_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail> {
-    state.lib.seal(id, state.clock.now())?;
-    state.engine.wake();
-    state.watcher.wake();
-    Ok(capsule_detail(&state.engine, id)?)
+    state.seal(id)
 }
 
 /// Checks one recipient address as it is typed; answers it as it will be stored.

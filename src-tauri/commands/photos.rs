@@ -32,11 +32,7 @@ pub fn cancel_import(state: State<'_, App>) {
 #[tauri::command]
 #[specta::specta]
 pub fn remove_photo(state: State<'_, App>, capsule_id: Uuid, photo_id: Uuid) -> CmdResult<()> {
-    state
-        .lib
-        .remove_photo(capsule_id, photo_id, state.clock.now())?;
-    state.engine.wake();
-    Ok(())
+    state.remove_photo(capsule_id, photo_id)
 }
 
 /// Makes sure a photo's original is on this computer (fetching it, hash-checked, if not),

@@ -140,9 +140,10 @@ impl Api {
             None => self.refresh(None).await?,
         };
         for attempt in 0..2 {
-            let res = build(self.http.request(method.clone(), &url).bearer_auth(&token))
-                .send()
-                .await?;
+            let res = with_busy_retries(|| {
+                build(self.http.request(method.clone(), &url).bearer_auth(&token)).send()
+            })
+            .await?;
             if res.status() != StatusCode::UNAUTHORIZED || attempt == 1 {
                 if res.status() == StatusCode::UNAUTHORIZED {
                     self.end_session();
@@ -172,12 +173,9 @@ impl Api {
             self.end_session();
             return Err(SyncError::SignedOut);
         };
-        let res = self
-            .http
-            .post(format!("{}/v1/sessions/refresh", account.server_url))
-            .json(&RefreshRequest { refresh_token })
-            .send()
-            .await?;
+        let url = format!("{}/v1/sessions/refresh", account.server_url);
+        let body = RefreshRequest { refresh_token };
+        let res = with_busy_retries(|| self.http.post(&url).json(&body).send()).await?;
         if matches!(
             res.status(),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN
@@ -213,13 +211,81 @@ pub(crate) async fn json<T: DeserializeOwned>(res: Response) -> Result<T, SyncEr
         .map_err(|e| SyncError::Protocol(e.to_string()))
 }
 
+/// The wait a 429 or 503 asks for in its `Retry-After` (seconds; an HTTP date is read as
+/// "a minute", the longest such a server here asks for).
+fn retry_after(res: &Response) -> Option<Duration> {
+    if !matches!(
+        res.status(),
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+    ) {
+        return None;
+    }
+    let v = res
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    Some(Duration::from_secs(v.trim().parse().unwrap_or(60)))
+}
+
+/// The longest `Retry-After` that is waited out here before the request is tried again;
+/// a longer one is reported to the caller (the outbox then waits that long).
+const WAIT_OUT: Duration = Duration::from_secs(10);
+/// Tries of one request against a busy server.
+const BUSY_TRIES: u32 = 3;
+
+/// Sends the request `make` builds, again after the server's `Retry-After` (with a little
+/// jitter, so clients turned away together do not come back together) while the server
+/// answers busy with a short wait. A 503 or 429 means nothing was done, so this is safe for
+/// every request.
+pub(crate) async fn with_busy_retries<F, Fut>(make: F) -> Result<Response, reqwest::Error>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Response, reqwest::Error>>,
+{
+    let mut tries = 1;
+    loop {
+        let res = make().await?;
+        match retry_after(&res) {
+            Some(wait) if wait <= WAIT_OUT && tries < BUSY_TRIES => {
+                tries += 1;
+                let jitter = Duration::from_millis(rand::random::<u64>() % 500);
+                tracing::info!(?wait, "the server is busy; trying again");
+                tokio::time::sleep(wait + jitter).await;
+            }
+            _ => return Ok(res),
+        }
+    }
+}
+
 /// Passes a successful answer through; turns an error answer into a `SyncError`.
 pub(crate) async fn check(res: Response) -> Result<Response, SyncError> {
     let status = res.status();
     if status.is_success() {
         return Ok(res);
     }
+    let wait = retry_after(&res);
     let body = res.bytes().await.unwrap_or_default();
+    if let Some(retry_after) = wait {
+        let secs = retry_after.as_secs().max(1);
+        let when = if secs < 120 {
+            format!("{secs} seconds")
+        } else {
+            format!("{} minutes", secs.div_ceil(60))
+        };
+        let message = match serde_json::from_slice::<ErrorResponse>(&body) {
+            Ok(e) if status == StatusCode::TOO_MANY_REQUESTS => {
+                format!("{} (Try again in {when}.)", e.error.message)
+            }
+            _ => format!(
+                "The server is busy right now. Your changes are kept; it will be tried again in {when}."
+            ),
+        };
+        return Err(SyncError::Busy {
+            retry_after,
+            message,
+        });
+    }
     Err(match serde_json::from_slice::<ErrorResponse>(&body) {
         Ok(e) => SyncError::Api {
             status: status.as_u16(),

@@ -29,6 +29,18 @@ pub enum SyncError {
     /// The server sent something this version does not understand.
     #[error("The server's answer could not be read: {0}")]
     Protocol(String),
+    /// The server is full (503) or limits this client (429) and says when to come back.
+    #[error("{message}")]
+    Busy {
+        retry_after: std::time::Duration,
+        message: String,
+    },
+    /// The server refused a change for good; the person has to change something first.
+    #[error("{0}")]
+    Refused(String),
+    /// The server kept failing to take a change; it stays queued and is tried again later.
+    #[error("{0} It stays queued and will be sent later.")]
+    Unsent(String),
     /// A downloaded photo did not match its hash.
     #[error("A downloaded photo was damaged on the way; it will be fetched again.")]
     Corrupt,
@@ -83,6 +95,14 @@ fn short(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 impl SyncError {
+    /// How long the server asked this client to wait before trying again.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Busy { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
     /// The server's error code, if the server answered.
     pub fn code(&self) -> Option<ErrorCode> {
         match self {
@@ -94,7 +114,7 @@ impl SyncError {
     /// Whether trying again later may work without the person doing anything.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Offline(_) | Self::Corrupt => true,
+            Self::Offline(_) | Self::Corrupt | Self::Busy { .. } => true,
             Self::Api { status, code, .. } => {
                 *status >= 500
                     || *status == 429

@@ -71,7 +71,8 @@ pub enum SyncEvent {
 }
 
 /// What one sync pass did.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SyncReport {
     pub pushed: usize,
     pub pulled: usize,
@@ -91,6 +92,8 @@ pub struct SyncEngine {
     /// Photo uploads in flight: bytes handed to the connection so far.
     uploads: Mutex<HashMap<Uuid, Arc<AtomicU64>>>,
     offline: std::sync::atomic::AtomicBool,
+    /// [`SyncEngine::stop`] was called: the loop ends after the pass under way.
+    stopping: std::sync::atomic::AtomicBool,
     listener: Mutex<Option<Listener>>,
     me: std::sync::Weak<SyncEngine>,
 }
@@ -152,6 +155,7 @@ impl SyncEngine {
             wake: tokio::sync::Notify::new(),
             uploads: Mutex::new(HashMap::new()),
             offline: std::sync::atomic::AtomicBool::new(false),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             listener: Mutex::new(None),
             me: me.clone(),
         }))
@@ -205,16 +209,12 @@ impl SyncEngine {
         password: &str,
     ) -> Result<Account, SyncError> {
         let server = server_url(server)?;
-        let res = self
-            .api
-            .http
-            .post(format!("{server}/v1/accounts"))
-            .json(&CreateAccountRequest {
-                email: email.into(),
-                password: password.into(),
-            })
-            .send()
-            .await?;
+        let url = format!("{server}/v1/accounts");
+        let body = CreateAccountRequest {
+            email: email.into(),
+            password: password.into(),
+        };
+        let res = api::with_busy_retries(|| self.api.http.post(&url).json(&body).send()).await?;
         let _: CreateAccountResponse = api::json(res).await?;
         self.log_in(&server, email, password).await
     }
@@ -228,17 +228,13 @@ impl SyncEngine {
         password: &str,
     ) -> Result<Account, SyncError> {
         let server = server_url(server)?;
-        let res = self
-            .api
-            .http
-            .post(format!("{server}/v1/sessions"))
-            .json(&LoginRequest {
-                email: email.into(),
-                password: password.into(),
-                device_name: Some(self.device_name.clone()),
-            })
-            .send()
-            .await?;
+        let url = format!("{server}/v1/sessions");
+        let body = LoginRequest {
+            email: email.into(),
+            password: password.into(),
+            device_name: Some(self.device_name.clone()),
+        };
+        let res = api::with_busy_retries(|| self.api.http.post(&url).json(&body).send()).await?;
         let s: SessionResponse = api::json(res).await?;
         let account = Account {
             server_url: server,
@@ -318,6 +314,14 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// Ends [`SyncEngine::run`] once the pass under way is done (what it did not get to
+    /// stays in the outbox for the next start).
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
     /// Asks the running engine loop for a pass now.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -327,6 +331,38 @@ impl SyncEngine {
     pub async fn sync_now(&self) -> Result<SyncReport, SyncError> {
         outbox::wake_all(&self.lib.conn())?;
         self.pass().await
+    }
+
+    /// Passes until the outbox is empty ("sync and wait"): each waits for the earliest
+    /// retry. Ends with [`SyncError::Offline`] as soon as the server cannot be reached,
+    /// [`SyncError::Refused`] when the server refused a change for good, and
+    /// [`SyncError::Unsent`] when it kept failing to take one; in each case what is left
+    /// stays queued.
+    pub async fn sync_until_sent(&self) -> Result<SyncReport, SyncError> {
+        /// Attempts of one entry, with the server answering but failing, before giving up.
+        const SERVER_FAILURES: u32 = 4;
+        outbox::wake_all(&self.lib.conn())?;
+        let mut total = SyncReport::default();
+        loop {
+            let r = self.pass().await?;
+            total.pushed += r.pushed;
+            total.pulled += r.pulled;
+            total.downloaded += r.downloaded;
+            let ops = outbox::pending(&self.lib.conn())?;
+            if ops.is_empty() {
+                return Ok(total);
+            }
+            if let Some(o) = ops.iter().find(|o| o.failure == Some(FailureKind::Refused)) {
+                return Err(SyncError::Refused(o.last_error.clone().unwrap_or_default()));
+            }
+            if let Some(o) = ops
+                .iter()
+                .find(|o| o.failure.is_some() && o.attempts >= SERVER_FAILURES)
+            {
+                return Err(SyncError::Unsent(o.last_error.clone().unwrap_or_default()));
+            }
+            tokio::time::sleep(self.next_due().unwrap_or(Duration::from_millis(200))).await;
+        }
     }
 
     /// One pass: push what is due, pull what changed, fetch what opened capsules show.
@@ -358,10 +394,14 @@ impl SyncEngine {
     /// Runs passes for as long as the app runs: at once, whenever woken, and every
     /// `every` otherwise (sooner while the network is down and something waits).
     pub async fn run(self: Arc<Self>, every: Duration) {
-        loop {
+        use std::sync::atomic::Ordering::SeqCst;
+        while !self.stopping.load(SeqCst) {
             match self.pass().await {
                 Ok(_) | Err(SyncError::NotLoggedIn) => {}
                 Err(e) => tracing::info!(error = %e, "sync pass did not finish"),
+            }
+            if self.stopping.load(SeqCst) {
+                break;
             }
             let wait = [self.next_due(), self.awaiting_open()]
                 .into_iter()

@@ -107,6 +107,7 @@ impl SyncEngine {
                     FailureKind::Network,
                     &e.to_string(),
                     now,
+                    None,
                 )?;
                 self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
                 Err(e)
@@ -126,7 +127,7 @@ impl SyncEngine {
                 tracing::info!(op = ?op.kind, capsule = %op.capsule_id, error = %e, "outbox entry failed");
                 let message = refusal_message(op, &e);
                 let conn = self.lib.conn();
-                outbox::failed(&conn, op, kind, &message, now)?;
+                outbox::failed(&conn, op, kind, &message, now, e.retry_after())?;
                 if kind == FailureKind::Refused {
                     // A capsule sealed here but refused by the server becomes a draft
                     // again, so the person can fix it.

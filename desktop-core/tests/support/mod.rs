@@ -57,13 +57,18 @@ impl Server {
     /// Starts a server with a fresh data folder (SQLite and a blob folder, the embedded
     /// defaults), sealing allowed 1 s ahead and the delivery ticker every second.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// The same, with extra flags.
+    pub async fn start_with(extra: &[&str]) -> Self {
         let port = free_port();
         let mut s = Self {
             child: None,
             port,
             data: tempfile::tempdir().expect("server data"),
             url: format!("http://127.0.0.1:{port}"),
-            extra: Vec::new(),
+            extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
         s.spawn().await;
         s
@@ -86,7 +91,7 @@ impl Server {
             .env_remove("ITC_BLOB_STORE")
             .env_remove("ITC_SMTP_URL")
             .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
+            .stdout(log.try_clone().expect("server log"))
             .stderr(log)
             .spawn()
             .expect("start sync-server");
@@ -104,6 +109,11 @@ impl Server {
             "sync-server did not come up; see {:?}",
             self.data.path().join("server.log")
         );
+    }
+
+    /// What the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("server.log")).unwrap_or_default()
     }
 
     /// Kills the server at once, as a crash or a pulled cable would.

@@ -254,11 +254,12 @@ export type CapsuleWrite_Serialize = {
 	recipients: string[],
 };
 
-/**  What a command answers when it fails. */
+/**  What an action answers when it fails. */
 export type CommandError = {
 	/**
 	 *  `offline`, `signed_out`, `not_logged_in`, `invalid`, `not_found`, `sealed`,
-	 *  `storage`, `unexpected`, or the server's own error code.
+	 *  `storage`, `library_in_use`, `busy`, `refused`, `unsent`, `unexpected`, or the server's own
+	 *  error code.
 	 */
 	code: string,
 	message: string,
