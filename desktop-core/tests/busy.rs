@@ -3,11 +3,8 @@
 
 mod support;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
-
 use futures_util::future::join_all;
-use support::{Device, PASSWORD, Server};
+use support::{Device, PASSWORD, Server, itc};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sign_ups_turned_away_by_a_full_server_wait_out_retry_after_and_go_through() {
@@ -53,16 +50,6 @@ fn plain(text: &str) -> String {
         }
     }
     out
-}
-
-fn itc(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_itc"));
-    c.arg("--data-dir")
-        .arg(dir)
-        .env("ITC_PASSWORD", PASSWORD)
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .stdin(Stdio::null());
-    c
 }
 
 #[tokio::test(flavor = "multi_thread")]

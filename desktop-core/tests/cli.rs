@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{PASSWORD, Server, photo, sha256_hex};
+use support::{Server, itc, photo, sha256_hex};
 
 /// What one `itc` run left.
 struct Run {
@@ -35,21 +35,6 @@ impl Run {
         );
         self
     }
-}
-
-/// `itc --data-dir DIR …`, with no desktop bus (the token goes to the folder's private
-/// file) and the test's password in the environment.
-fn itc(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_itc"));
-    c.arg("--data-dir")
-        .arg(dir)
-        .env("ITC_PASSWORD", PASSWORD)
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env_remove("ITC_SERVER_URL")
-        .env_remove("ITC_DESKTOP_DATA_DIR")
-        .env_remove("ITC_LOG")
-        .stdin(Stdio::null());
-    c
 }
 
 fn run(c: &mut Command) -> Run {

@@ -321,3 +321,19 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
 }
+
+/// `itc --data-dir DIR …` (the binary of this package), with no desktop bus (the token
+/// goes to the folder's private file), no inherited itc settings, nothing on stdin, and the
+/// test password in the environment.
+pub fn itc(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_itc"));
+    c.arg("--data-dir")
+        .arg(dir)
+        .env("ITC_PASSWORD", PASSWORD)
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env_remove("ITC_SERVER_URL")
+        .env_remove("ITC_DESKTOP_DATA_DIR")
+        .env_remove("ITC_LOG")
+        .stdin(Stdio::null());
+    c
+}
