@@ -177,7 +177,7 @@ async fn flood_client(
     http: reqwest::Client,
     base: String,
     address: Option<String>,
-    uploader: (String, Uuid),
+    uploader: Option<(String, Uuid)>,
     seed: u64,
     tally: Arc<Mutex<Tally>>,
 ) {
@@ -208,7 +208,9 @@ async fn flood_client(
         )
         .await;
     }
-    let (token, capsule) = uploader;
+    let Some((token, capsule)) = uploader else {
+        return;
+    };
     let bytes = photo(seed);
     let photo_id = Uuid::now_v7();
     let Some(declared) = send(
@@ -266,6 +268,7 @@ async fn run(
     extra: &[&str],
     clients: usize,
     many: bool,
+    uploads: bool,
 ) -> anyhow::Result<()> {
     let server = start(bin, extra)?;
     let pid = server.child.id();
@@ -332,7 +335,7 @@ async fn run(
                 http.clone(),
                 base.clone(),
                 address,
-                uploaders[i % UPLOADERS].clone(),
+                uploads.then(|| uploaders[i % UPLOADERS].clone()),
                 i as u64,
                 tally.clone(),
             ))
@@ -395,16 +398,19 @@ async fn run(
 async fn main() -> anyhow::Result<()> {
     let mut server = String::new();
     let mut clients = 300;
+    let mut uploads = true;
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         match flag.as_str() {
             "--server" => server = it.next().context("--server BIN")?,
             "--clients" => clients = it.next().context("--clients N")?.parse()?,
+            // Sign-ups and log-ins alone, to tell their memory from the uploads'.
+            "--no-uploads" => uploads = false,
             other => bail!("unknown flag {other}"),
         }
     }
     if server.is_empty() {
-        bail!("usage: flood --server PATH_TO_SYNC_SERVER [--clients N]");
+        bail!("usage: flood --server PATH_TO_SYNC_SERVER [--clients N] [--no-uploads]");
     }
     let unbounded = [
         "--trust-forwarded-for",
@@ -425,6 +431,7 @@ async fn main() -> anyhow::Result<()> {
         &unbounded,
         clients,
         true,
+        uploads,
     )
     .await?;
     run(
@@ -433,8 +440,17 @@ async fn main() -> anyhow::Result<()> {
         &["--trust-forwarded-for"],
         clients,
         true,
+        uploads,
     )
     .await?;
-    run(&server, "default limits, one address", &[], clients, false).await?;
+    run(
+        &server,
+        "default limits, one address",
+        &[],
+        clients,
+        false,
+        uploads,
+    )
+    .await?;
     Ok(())
 }
