@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use crate::auth::AuthUser;
 use crate::auth::password;
-use crate::auth::tokens::{TYPE_ACCESS, hash_refresh_token, new_refresh_token};
+use crate::auth::secret;
+use crate::auth::tokens::TYPE_ACCESS;
 use crate::blob::keys;
 use crate::error::{ApiError, ApiResult};
 use crate::limits;
@@ -162,7 +163,7 @@ async fn issue_session(
 ) -> ApiResult<SessionResponse> {
     let now = state.now_ms();
     let session_id = Uuid::now_v7().to_string();
-    let (refresh, refresh_hash) = new_refresh_token();
+    let (refresh, refresh_hash) = secret::new();
     state
         .db
         .create_session(
@@ -211,7 +212,7 @@ fn bad_refresh() -> ApiError {
 /// Spends a refresh token for a new pair. A token presented twice revokes its family.
 pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse> {
     let now = state.now_ms();
-    let hash = hash_refresh_token(token.trim());
+    let hash = secret::hash(token.trim());
     let row = state
         .db
         .refresh_token(&hash)
@@ -235,7 +236,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
     if row.used_at.is_some() {
         return reused().await;
     }
-    let (next, next_hash) = new_refresh_token();
+    let (next, next_hash) = secret::new();
     let rotated = state
         .db
         .rotate_refresh_token(

@@ -4,14 +4,15 @@ use axum::http::StatusCode;
 use protocol::{Capsule, CapsuleState, CapsuleWrite, ErrorCode};
 use uuid::Uuid;
 
+use crate::access::{self, owned};
 use crate::auth::AuthUser;
+use crate::blob::gc;
 use crate::clock::to_ms;
 use crate::db::capsules::{self, CapsuleFields, CapsuleRow};
 use crate::db::changes::{self, KIND_CAPSULE};
 use crate::db::photos;
 use crate::db::users::reserve_seq;
 use crate::error::{ApiError, ApiResult};
-use crate::photos::collect_garbage;
 use crate::state::AppState;
 use crate::views;
 
@@ -46,12 +47,6 @@ fn version_conflict(current: i64) -> ApiError {
     )
 }
 
-/// Loads a capsule the user owns, or 404.
-pub fn owned(row: Option<CapsuleRow>, auth: &AuthUser) -> ApiResult<CapsuleRow> {
-    row.filter(|r| r.user_id == auth.user_id)
-        .ok_or_else(|| ApiError::not_found("capsule"))
-}
-
 /// Creates a draft (no `If-Match`) or updates one at the given version. Returns whether it
 /// was created, and the capsule.
 pub async fn put(
@@ -75,9 +70,7 @@ pub async fn put(
         }
         Some(row) => {
             let row = owned(Some(row), auth)?;
-            if row.state != CapsuleState::Draft.as_str() {
-                return Err(ApiError::sealed());
-            }
+            access::draft_only(&row)?;
             match if_match {
                 // A retried create with the same fields is answered, not refused.
                 None if fields_of(&row) == fields => {
@@ -105,13 +98,13 @@ pub async fn put(
 /// The capsule with its photos (while visible).
 pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsule> {
     let row = owned(state.db.capsule(&id.to_string()).await?, auth)?;
-    let photos =
-        if views::contents_visible(CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed))
-        {
-            state.db.photos_of(&row.id).await?
-        } else {
-            Vec::new()
-        };
+    let photos = if access::contents_visible(
+        CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed),
+    ) {
+        state.db.photos_of(&row.id).await?
+    } else {
+        Vec::new()
+    };
     let capsule_id = row.id.clone();
     let mut capsule = views::capsule(row, Some(&photos));
     if capsule.state == CapsuleState::Opened {
@@ -132,7 +125,7 @@ pub async fn seal(
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
     let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
-    let row = owned(capsules::capsule(&mut tx, &id).await?, auth)?;
+    let row = access::owned_capsule(&mut tx, auth, &id).await?;
     if row.state != CapsuleState::Draft.as_str() {
         return Ok(views::capsule(row, None));
     }
@@ -190,14 +183,14 @@ pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()
     let id = id.to_string();
     let mut tx = state.db.begin().await?;
     let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
-    owned(capsules::capsule(&mut tx, &id).await?, auth)?;
+    access::owned_capsule(&mut tx, auth, &id).await?;
     let hashes = photos::hashes_of(&mut tx, &id).await?;
     capsules::delete(&mut tx, &id).await?;
     changes::forget_photos_of(&mut tx, &auth.user_id, &id).await?;
     changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, true).await?;
     tx.commit().await.map_err(crate::db::q)?;
     for sha in hashes {
-        collect_garbage(state, &auth.user_id, &sha).await;
+        gc::collect(&state.db, state.blobs.as_ref(), &auth.user_id, &sha).await;
     }
     Ok(())
 }

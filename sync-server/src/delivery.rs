@@ -6,15 +6,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
 
-use crate::auth::tokens::hash_refresh_token as hash_token;
+use crate::auth::secret;
 use crate::blob::keys;
 use crate::clock::{from_ms, to_ms};
 use crate::db::capsules::CapsuleRow;
@@ -38,18 +37,6 @@ pub struct DeliveryReport {
     pub sent: u64,
     pub retrying: u64,
     pub failed: u64,
-}
-
-/// A fresh recipient link token (256 random bits).
-fn new_link_token() -> String {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
-}
-
-/// The stored form of a recipient link token.
-pub fn link_hash(token: &str) -> String {
-    hash_token(token)
 }
 
 /// Opens what is due and sends what is due, until nothing due is left for this call.
@@ -145,13 +132,13 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
             }
         }
         for recipient in recipients {
-            let token = new_link_token();
+            let (token, link_hash) = secret::new();
             queued.push((
                 c.id.as_str(),
                 NewDelivery {
                     id: Uuid::now_v7().to_string(),
                     recipient,
-                    link_hash: link_hash(&token),
+                    link_hash,
                     link_token: token,
                     link_expires_at: expires,
                 },

@@ -1,6 +1,7 @@
 //! Image Time Capsule sync server: the v1 HTTP API over a database (SQLite or PostgreSQL)
 //! and a blob store (folder or S3).
 
+pub mod access;
 pub mod accounts;
 pub mod alloc;
 pub mod auth;
@@ -11,6 +12,7 @@ pub mod config;
 pub mod db;
 pub mod delivery;
 pub mod error;
+pub mod escape;
 pub mod extract;
 pub mod imaging;
 pub mod limits;

@@ -9,15 +9,14 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::io::SyncIoBridge;
 
+use crate::auth::secret;
 use crate::blob::keys;
 use crate::clock::from_ms;
 use crate::db::capsules::CapsuleRow;
 use crate::db::deliveries::DeliveryRow;
 use crate::db::photos::PhotoRow;
-use crate::delivery::link_hash;
 use crate::error::{ApiError, ApiResult};
-use crate::mail::compose::escape_html;
-use crate::photos::content_disposition;
+use crate::escape::{self, content_disposition};
 use crate::state::AppState;
 
 /// An opened capsule reached through a valid link.
@@ -33,7 +32,7 @@ pub async fn resolve(state: &AppState, token: &str) -> ApiResult<Option<Shared>>
     if token.len() < 32 || token.len() > 64 {
         return Ok(None);
     }
-    let Some(delivery) = state.db.delivery_by_link(&link_hash(token)).await? else {
+    let Some(delivery) = state.db.delivery_by_link(&secret::hash(token)).await? else {
         return Ok(None);
     };
     if delivery.link_revoked_at.is_some() || delivery.link_expires_at <= state.now_ms() {
@@ -113,7 +112,7 @@ pub fn page(s: &Shared, token: &str) -> String {
              <div class=\"meta\"><span>{alt}</span>\
              <a href=\"{base}/photos/{id}/download\">Download</a></div></li>",
             id = p.id,
-            alt = escape_html(&name),
+            alt = escape::html(&name),
         ));
     }
     let total: i64 = s.photos.iter().map(|p| p.size).sum();
@@ -144,9 +143,9 @@ pub fn page(s: &Shared, token: &str) -> String {
          <ul class=\"grid\">{items}</ul></main>\
          <footer>This private link works until {expires}. Anyone with it can see this capsule.</footer>\
          </body></html>",
-        title = escape_html(&c.title),
-        owner = escape_html(&s.owner_email),
-        note = escape_html(&c.note),
+        title = escape::html(&c.title),
+        owner = escape::html(&s.owner_email),
+        note = escape::html(&c.note),
         expires = day(s.delivery.link_expires_at),
     )
 }

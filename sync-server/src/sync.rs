@@ -5,11 +5,11 @@ use std::collections::HashMap;
 use protocol::{Capsule, CapsuleState, Change, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SyncResponse};
 use uuid::Uuid;
 
+use crate::access::contents_visible;
 use crate::auth::AuthUser;
 use crate::db::changes::{ChangeRow, FeedPhotoRow, KIND_CAPSULE};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::views::contents_visible;
 
 fn uuid(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap_or_default()

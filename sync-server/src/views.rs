@@ -4,6 +4,7 @@
 use protocol::{Capsule, CapsuleState, DeliveryStatus, Photo, PhotoState, RecipientDelivery};
 use uuid::Uuid;
 
+use crate::access::contents_visible;
 use crate::clock::from_ms;
 use crate::db::capsules::CapsuleRow;
 use crate::db::deliveries::DeliveryRow;
@@ -11,11 +12,6 @@ use crate::db::photos::PhotoRow;
 
 fn uuid(s: &str) -> Uuid {
     Uuid::parse_str(s).unwrap_or_default()
-}
-
-/// True when the capsule's contents may be shown (draft or opened).
-pub fn contents_visible(state: CapsuleState) -> bool {
-    state != CapsuleState::Sealed
 }
 
 /// A capsule as the API shows it; `photos` is included only when given and visible.

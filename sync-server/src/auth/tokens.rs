@@ -1,13 +1,10 @@
-//! Access tokens (JWT, HS256 pinned) and upload tokens, plus opaque refresh tokens.
+//! Access tokens (JWT, HS256 pinned) and upload tokens.
 
 use std::time::Duration;
 
-use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// Issuer of every token this server signs.
 pub const ISSUER: &str = "image-time-capsule";
@@ -122,20 +119,6 @@ impl TokenKeys {
         }
         Ok(c)
     }
-}
-
-/// A fresh opaque refresh token (256 random bits) and the hash stored for it.
-pub fn new_refresh_token() -> (String, String) {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
-    let hash = hash_refresh_token(&token);
-    (token, hash)
-}
-
-/// The stored form of a refresh token.
-pub fn hash_refresh_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 #[cfg(test)]

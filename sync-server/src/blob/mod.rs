@@ -2,6 +2,7 @@
 //! server (user id, hash, photo id), never from file names.
 
 mod folder;
+pub mod gc;
 mod s3;
 
 use std::collections::BTreeMap;

@@ -7,6 +7,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
 use super::MailError;
+use crate::escape;
 
 /// Most thumbnails placed inline in one email; the page shows them all.
 pub const MAX_INLINE_PHOTOS: usize = 12;
@@ -28,22 +29,6 @@ pub struct CapsuleEmail<'a> {
     pub thumbnails: Vec<Vec<u8>>,
     pub link: &'a str,
     pub link_expires_at: DateTime<Utc>,
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 fn day(t: DateTime<Utc>) -> String {
@@ -109,11 +94,11 @@ pub fn build(e: &CapsuleEmail<'_>) -> Result<Message, MailError> {
          padding:12px 20px;border-radius:8px;text-decoration:none\">Open the capsule</a></p>\
          <p style=\"color:#777;font-size:13px\">The link works until {expires}. \
          Opened on {opened}.</p></body></html>",
-        intro = escape_html(&intro),
-        title = escape_html(e.title),
-        note = escape_html(e.note),
-        photos_line = escape_html(&photos_line),
-        link = escape_html(e.link),
+        intro = escape::html(&intro),
+        title = escape::html(e.title),
+        note = escape::html(e.note),
+        photos_line = escape::html(&photos_line),
+        link = escape::html(e.link),
         opened = day(e.opened_at),
     );
     let mut related = MultiPart::related().singlepart(SinglePart::html(html));

@@ -10,8 +10,8 @@ use tokio_util::io::ReaderStream;
 
 use crate::blob::keys;
 use crate::error::ApiError;
+use crate::escape::content_disposition;
 use crate::limits::{self, Slots};
-use crate::photos::content_disposition;
 use crate::recipients::{self, Shared};
 use crate::state::AppState;
 

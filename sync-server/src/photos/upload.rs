@@ -7,17 +7,18 @@ use std::path::{Path, PathBuf};
 use axum::body::Body;
 use axum::http::StatusCode;
 use futures_util::StreamExt;
-use protocol::{CapsuleState, ErrorCode, Photo, PhotoState, PhotoWrite, UploadTarget};
+use protocol::{ErrorCode, Photo, PhotoState, PhotoWrite, UploadTarget};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use uuid::Uuid;
 
+use super::clean_file_name;
+use crate::access;
 use crate::auth::AuthUser;
 use crate::auth::tokens::{TYPE_UPLOAD, TokenError};
 use crate::blob::keys;
-use crate::capsules::owned;
 use crate::clock::to_ms;
-use crate::db::capsules::{self, CapsuleRow};
+use crate::db::capsules;
 use crate::db::changes;
 use crate::db::photos::{self, BlobRow, PhotoRow};
 use crate::db::users::reserve_seq;
@@ -28,19 +29,6 @@ use crate::views;
 
 fn unprocessable(code: ErrorCode, msg: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg)
-}
-
-/// Keeps the last path component of a client file name, without control characters.
-pub fn clean_file_name(name: &str) -> Option<String> {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let clean: String = base
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(255)
-        .collect::<String>()
-        .trim()
-        .to_owned();
-    (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
 }
 
 fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
@@ -100,10 +88,8 @@ pub async fn declare(
     let now = state.now_ms();
     let mut tx = state.db.begin().await?;
     let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
-    let capsule = owned(capsules::capsule(&mut tx, &cid).await?, auth)?;
-    if capsule.state != CapsuleState::Draft.as_str() {
-        return Err(ApiError::sealed());
-    }
+    let capsule = access::owned_capsule(&mut tx, auth, &cid).await?;
+    access::draft_only(&capsule)?;
     let mut row = PhotoRow {
         id: pid.clone(),
         capsule_id: cid.clone(),
@@ -304,7 +290,7 @@ pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) 
 }
 
 /// Copies a stored object to a local file, returning its size and SHA-256.
-async fn download(
+async fn read_back(
     state: &AppState,
     key: &str,
     dest: &Path,
@@ -342,23 +328,6 @@ async fn download(
     Ok(Some((got, hex::encode(hasher.finalize()))))
 }
 
-/// A capsule of the user and one of its photos, or 404.
-async fn owned_photo(
-    state: &AppState,
-    auth: &AuthUser,
-    capsule_id: Uuid,
-    photo_id: Uuid,
-) -> ApiResult<(CapsuleRow, PhotoRow)> {
-    let capsule = owned(state.db.capsule(&capsule_id.to_string()).await?, auth)?;
-    let photo = state
-        .db
-        .photo(&photo_id.to_string())
-        .await?
-        .filter(|p| p.capsule_id == capsule.id)
-        .ok_or_else(|| ApiError::not_found("photo"))?;
-    Ok((capsule, photo))
-}
-
 /// Verifies an uploaded photo (size, hash, image), stores its original and thumbnail under
 /// content-addressed keys, and marks it ready.
 pub async fn complete(
@@ -367,14 +336,12 @@ pub async fn complete(
     capsule_id: Uuid,
     photo_id: Uuid,
 ) -> ApiResult<Photo> {
-    let (capsule, row) = owned_photo(state, auth, capsule_id, photo_id).await?;
+    let (capsule, row) = access::owned_photo(state, auth, capsule_id, photo_id).await?;
     let (cid, pid) = (capsule.id.clone(), row.id.clone());
     if row.state == PhotoState::Ready.as_str() {
         return Ok(views::photo(&row));
     }
-    if capsule.state != CapsuleState::Draft.as_str() {
-        return Err(ApiError::sealed());
-    }
+    access::draft_only(&capsule)?;
     let blob = match state.db.blob(&auth.user_id, &row.sha256).await? {
         Some(b) => b,
         None => verify_upload(state, &row).await?,
@@ -405,7 +372,7 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
     let staging = upload_key(state, row);
     let expected = u64::try_from(row.size).unwrap_or(0);
     let tmp = TempFile::new(state);
-    let Some((got, sha)) = download(state, &staging, &tmp.0, expected).await? else {
+    let Some((got, sha)) = read_back(state, &staging, &tmp.0, expected).await? else {
         return Err(unprocessable(
             ErrorCode::UploadIncomplete,
             "The photo's bytes have not arrived; upload them, then complete.",
@@ -463,184 +430,4 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
         width: i64::from(inspected.width),
         height: i64::from(inspected.height),
     })
-}
-
-/// Removes a photo from a draft.
-pub async fn remove(
-    state: &AppState,
-    auth: &AuthUser,
-    capsule_id: Uuid,
-    photo_id: Uuid,
-) -> ApiResult<()> {
-    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
-    let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
-    let capsule = owned(capsules::capsule(&mut tx, &cid).await?, auth)?;
-    let row = photos::photo(&mut tx, &pid)
-        .await?
-        .filter(|p| p.capsule_id == cid)
-        .ok_or_else(|| ApiError::not_found("photo"))?;
-    if capsule.state != CapsuleState::Draft.as_str() {
-        return Err(ApiError::sealed());
-    }
-    photos::delete(&mut tx, &pid).await?;
-    capsules::count_photos(&mut tx, &cid, -1).await?;
-    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, true).await?;
-    tx.commit().await.map_err(crate::db::q)?;
-    let _ = state
-        .blobs
-        .delete(&keys::staging(&auth.user_id, &pid))
-        .await;
-    // Bytes uploaded straight to their key but never completed have no blob row to
-    // collect them by.
-    if row.state == PhotoState::Pending.as_str()
-        && state.blobs.direct_uploads()
-        && matches!(state.db.blob(&auth.user_id, &row.sha256).await, Ok(None))
-    {
-        let _ = state
-            .blobs
-            .delete(&keys::original(&auth.user_id, &row.sha256))
-            .await;
-    }
-    collect_garbage(state, &auth.user_id, &row.sha256).await;
-    Ok(())
-}
-
-/// Deletes a blob's bytes once no photo points at it. Failures are logged, not raised: the
-/// photo is already gone and a later deletion of the account sweeps everything.
-pub async fn collect_garbage(state: &AppState, user_id: &str, sha: &str) {
-    let gone = match state.db.delete_blob_if_unreferenced(user_id, sha).await {
-        Ok(g) => g,
-        Err(e) => {
-            tracing::warn!(error = %e, "blob clean-up skipped");
-            return;
-        }
-    };
-    if gone {
-        for key in [keys::original(user_id, sha), keys::thumbnail(user_id, sha)] {
-            if let Err(e) = state.blobs.delete(&key).await {
-                tracing::warn!(error = %e, key, "blob clean-up failed");
-            }
-        }
-    }
-}
-
-/// Which bytes of a photo to serve.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Variant {
-    Original,
-    Thumbnail,
-}
-
-/// How a photo's bytes reach the client.
-pub enum Download {
-    Redirect(String),
-    Stream {
-        body: Body,
-        len: u64,
-        content_type: String,
-        disposition: String,
-    },
-}
-
-/// Serves a photo's original or thumbnail to its owner, never while the capsule is sealed.
-pub async fn fetch(
-    state: &AppState,
-    auth: &AuthUser,
-    capsule_id: Uuid,
-    photo_id: Uuid,
-    variant: Variant,
-) -> ApiResult<Download> {
-    let (capsule, row) = owned_photo(state, auth, capsule_id, photo_id).await?;
-    if capsule.state == CapsuleState::Sealed.as_str() {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::CapsuleSealed,
-            "This capsule is sealed; its photos can be seen once it opens.",
-        ));
-    }
-    if row.state != PhotoState::Ready.as_str() {
-        return Err(ApiError::not_found("uploaded photo"));
-    }
-    let (key, content_type, disposition) = match variant {
-        Variant::Original => {
-            let name =
-                protocol::names::safe_file_name(row.file_name.as_deref(), &row.content_type, 1);
-            (
-                keys::original(&row.user_id, &row.sha256),
-                row.content_type.clone(),
-                content_disposition("attachment", &name),
-            )
-        }
-        Variant::Thumbnail => (
-            keys::thumbnail(&row.user_id, &row.sha256),
-            "image/jpeg".to_owned(),
-            "inline".to_owned(),
-        ),
-    };
-    if let Some(url) = state
-        .blobs
-        .presign_get(
-            &key,
-            std::time::Duration::from_secs(300),
-            &content_type,
-            &disposition,
-        )
-        .await?
-    {
-        return Ok(Download::Redirect(url));
-    }
-    let obj = state
-        .blobs
-        .get(&key)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("stored photo {key} is missing"))?;
-    Ok(Download::Stream {
-        body: Body::from_stream(tokio_util::io::ReaderStream::new(obj.reader)),
-        len: obj.len,
-        content_type,
-        disposition,
-    })
-}
-
-/// A Content-Disposition value safe for any file name (RFC 6266 with an ASCII fallback).
-pub fn content_disposition(kind: &str, name: &str) -> String {
-    let ascii: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ' ') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let encoded = percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC);
-    format!("{kind}; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_lose_their_folders_and_controls() {
-        assert_eq!(
-            clean_file_name("../../etc/passwd").as_deref(),
-            Some("passwd")
-        );
-        assert_eq!(
-            clean_file_name("C:\\Users\\me\\IMG 1.jpg").as_deref(),
-            Some("IMG 1.jpg")
-        );
-        assert_eq!(clean_file_name("a\r\nb.jpg").as_deref(), Some("ab.jpg"));
-        assert_eq!(clean_file_name(".."), None);
-        assert_eq!(clean_file_name(""), None);
-    }
-
-    #[test]
-    fn content_disposition_never_carries_quotes_or_newlines_raw() {
-        let v = content_disposition("attachment", "a\"b\r\nc.jpg");
-        assert!(!v.contains('\n') && !v.contains("a\"b"));
-    }
 }

@@ -1,0 +1,88 @@
+//! Photos of capsules: declared, uploaded and verified (`upload`), served to their owner
+//! (`download`), and removed from drafts (here).
+
+pub mod download;
+pub mod upload;
+
+use protocol::PhotoState;
+use uuid::Uuid;
+
+use crate::access;
+use crate::auth::AuthUser;
+use crate::blob::{gc, keys};
+use crate::db::users::reserve_seq;
+use crate::db::{capsules, changes, photos};
+use crate::error::ApiResult;
+use crate::state::AppState;
+
+pub use download::{Download, Variant, fetch};
+pub use upload::{complete, declare, receive};
+
+/// Keeps the last path component of a client file name, without control characters.
+pub fn clean_file_name(name: &str) -> Option<String> {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(255)
+        .collect::<String>()
+        .trim()
+        .to_owned();
+    (!clean.is_empty() && clean != "." && clean != "..").then_some(clean)
+}
+
+/// Removes a photo from a draft.
+pub async fn remove(
+    state: &AppState,
+    auth: &AuthUser,
+    capsule_id: Uuid,
+    photo_id: Uuid,
+) -> ApiResult<()> {
+    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
+    let mut tx = state.db.begin().await?;
+    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
+    let capsule = access::owned_capsule(&mut tx, auth, &cid).await?;
+    let row = access::photo_of(&mut tx, &cid, &pid).await?;
+    access::draft_only(&capsule)?;
+    photos::delete(&mut tx, &pid).await?;
+    capsules::count_photos(&mut tx, &cid, -1).await?;
+    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, true).await?;
+    tx.commit().await.map_err(crate::db::q)?;
+    let _ = state
+        .blobs
+        .delete(&keys::staging(&auth.user_id, &pid))
+        .await;
+    // Bytes uploaded straight to their key but never completed have no blob row to
+    // collect them by.
+    if row.state == PhotoState::Pending.as_str()
+        && state.blobs.direct_uploads()
+        && matches!(state.db.blob(&auth.user_id, &row.sha256).await, Ok(None))
+    {
+        let _ = state
+            .blobs
+            .delete(&keys::original(&auth.user_id, &row.sha256))
+            .await;
+    }
+    gc::collect(&state.db, state.blobs.as_ref(), &auth.user_id, &row.sha256).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_lose_their_folders_and_controls() {
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            clean_file_name("C:\\Users\\me\\IMG 1.jpg").as_deref(),
+            Some("IMG 1.jpg")
+        );
+        assert_eq!(clean_file_name("a\r\nb.jpg").as_deref(), Some("ab.jpg"));
+        assert_eq!(clean_file_name(".."), None);
+        assert_eq!(clean_file_name(""), None);
+    }
+}
