@@ -15,26 +15,11 @@ pub enum CapsuleState {
     Opened,
 }
 
-impl CapsuleState {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Sealed => "sealed",
-            Self::Opened => "opened",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "draft" => Some(Self::Draft),
-            "sealed" => Some(Self::Sealed),
-            "opened" => Some(Self::Opened),
-            _ => None,
-        }
-    }
-}
+stored_names!(CapsuleState, "capsule state", {
+    Draft => "draft",
+    Sealed => "sealed",
+    Opened => "opened",
+});
 
 /// Body of `PUT /v1/capsules/{id}`: the editable fields of a draft.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,6 +99,12 @@ pub enum DeliveryStatus {
     /// Given up after the last attempt; `last_error` says why.
     Failed,
 }
+
+stored_names!(DeliveryStatus, "delivery status", {
+    Queued => "queued",
+    Sent => "sent",
+    Failed => "failed",
+});
 
 /// The email to one recipient of an opened capsule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

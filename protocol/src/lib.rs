@@ -1,6 +1,9 @@
 //! Wire types of the Image Time Capsule HTTP API (v1), shared by the desktop app and the
 //! sync server. Serde only: no I/O lives here.
 
+#[macro_use]
+mod stored;
+
 pub mod accounts;
 pub mod capsules;
 pub mod error;
@@ -15,6 +18,7 @@ pub use accounts::*;
 pub use capsules::*;
 pub use error::*;
 pub use photos::*;
+pub use stored::UnknownName;
 pub use sync::*;
 
 /// The API version, the first path segment of every versioned route.

@@ -39,24 +39,10 @@ pub enum PhotoState {
     Ready,
 }
 
-impl PhotoState {
-    /// The stored spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Ready => "ready",
-        }
-    }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "pending" => Some(Self::Pending),
-            "ready" => Some(Self::Ready),
-            _ => None,
-        }
-    }
-}
+stored_names!(PhotoState, "photo state", {
+    Pending => "pending",
+    Ready => "ready",
+});
 
 /// A photo of a capsule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

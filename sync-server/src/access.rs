@@ -23,7 +23,7 @@ pub fn owned(row: Option<CapsuleRow>, auth: &AuthUser) -> ApiResult<CapsuleRow> 
 pub async fn owned_capsule(
     conn: &mut AnyConnection,
     auth: &AuthUser,
-    id: &str,
+    id: Uuid,
 ) -> ApiResult<CapsuleRow> {
     owned(capsules::capsule(conn, id).await?, auth)
 }
@@ -35,10 +35,10 @@ pub async fn owned_photo(
     capsule_id: Uuid,
     photo_id: Uuid,
 ) -> ApiResult<(CapsuleRow, PhotoRow)> {
-    let capsule = owned(state.db.capsule(&capsule_id.to_string()).await?, auth)?;
+    let capsule = owned(state.db.capsule(capsule_id).await?, auth)?;
     let photo = state
         .db
-        .photo(&photo_id.to_string())
+        .photo(photo_id)
         .await?
         .filter(|p| p.capsule_id == capsule.id)
         .ok_or_else(|| ApiError::not_found("photo"))?;
@@ -46,7 +46,7 @@ pub async fn owned_photo(
 }
 
 /// Loads a photo of a capsule on a connection, or 404.
-pub async fn photo_of(conn: &mut AnyConnection, capsule_id: &str, id: &str) -> ApiResult<PhotoRow> {
+pub async fn photo_of(conn: &mut AnyConnection, capsule_id: Uuid, id: Uuid) -> ApiResult<PhotoRow> {
     photos::photo(conn, id)
         .await?
         .filter(|p| p.capsule_id == capsule_id)
@@ -55,7 +55,7 @@ pub async fn photo_of(conn: &mut AnyConnection, capsule_id: &str, id: &str) -> A
 
 /// Refuses (409 `capsule_sealed`) any change to a capsule that is no longer a draft.
 pub fn draft_only(capsule: &CapsuleRow) -> ApiResult<()> {
-    if capsule.state == CapsuleState::Draft.as_str() {
+    if capsule.state == CapsuleState::Draft {
         Ok(())
     } else {
         Err(ApiError::sealed())
@@ -69,7 +69,7 @@ pub fn contents_visible(state: CapsuleState) -> bool {
 
 /// Refuses (403 `capsule_sealed`) to show a sealed capsule's photos, to anyone.
 pub fn visible_only(capsule: &CapsuleRow) -> ApiResult<()> {
-    if capsule.state == CapsuleState::Sealed.as_str() {
+    if capsule.state == CapsuleState::Sealed {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             ErrorCode::CapsuleSealed,

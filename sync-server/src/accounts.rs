@@ -54,7 +54,7 @@ pub async fn sign_up(
     let id = Uuid::now_v7();
     if !state
         .db
-        .insert_user(&id.to_string(), &email, &hash, state.now_ms())
+        .insert_user(id, &email, &hash, state.now_ms())
         .await?
     {
         return Err(ApiError::new(
@@ -153,21 +153,21 @@ pub async fn log_in(
             .take(100)
             .collect::<String>()
     });
-    issue_session(state, &user.id, device.as_deref()).await
+    issue_session(state, user.id, device.as_deref()).await
 }
 
 async fn issue_session(
     state: &AppState,
-    user_id: &str,
+    user_id: Uuid,
     device_name: Option<&str>,
 ) -> ApiResult<SessionResponse> {
     let now = state.now_ms();
-    let session_id = Uuid::now_v7().to_string();
+    let session_id = Uuid::now_v7();
     let (refresh, refresh_hash) = secret::new();
     state
         .db
         .create_session(
-            &session_id,
+            session_id,
             user_id,
             device_name,
             &refresh_hash,
@@ -175,7 +175,7 @@ async fn issue_session(
             now + ms(state.settings.refresh_ttl),
         )
         .await?;
-    session_response(state, user_id, &session_id, refresh, now)
+    session_response(state, user_id, session_id, refresh, now)
 }
 
 fn ms(d: std::time::Duration) -> i64 {
@@ -184,8 +184,8 @@ fn ms(d: std::time::Duration) -> i64 {
 
 fn session_response(
     state: &AppState,
-    user_id: &str,
-    session_id: &str,
+    user_id: Uuid,
+    session_id: Uuid,
     refresh_token: String,
     now: i64,
 ) -> ApiResult<SessionResponse> {
@@ -197,7 +197,7 @@ fn session_response(
         access_token,
         refresh_token,
         expires_in: ttl.as_secs(),
-        user_id: Uuid::parse_str(user_id).map_err(anyhow::Error::from)?,
+        user_id,
     })
 }
 
@@ -224,7 +224,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
     let reused = || async {
         state
             .db
-            .revoke_session(&row.session_id, "refresh token reused", now)
+            .revoke_session(row.session_id, "refresh token reused", now)
             .await?;
         tracing::warn!(session_id = %row.session_id, "refresh token reuse; session revoked");
         Err::<SessionResponse, ApiError>(ApiError::new(
@@ -242,7 +242,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
         .rotate_refresh_token(
             &hash,
             &next_hash,
-            &row.session_id,
+            row.session_id,
             now,
             now + ms(state.settings.refresh_ttl),
         )
@@ -250,14 +250,14 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
     if !rotated {
         return reused().await;
     }
-    session_response(state, &row.user_id, &row.session_id, next, now)
+    session_response(state, row.user_id, row.session_id, next, now)
 }
 
 /// Ends this device's session.
 pub async fn log_out(state: &AppState, auth: &AuthUser) -> ApiResult<()> {
     state
         .db
-        .revoke_session(&auth.session_id, "logged out", state.now_ms())
+        .revoke_session(auth.session_id, "logged out", state.now_ms())
         .await?;
     Ok(())
 }
@@ -265,7 +265,7 @@ pub async fn log_out(state: &AppState, auth: &AuthUser) -> ApiResult<()> {
 async fn check_current_password(state: &AppState, auth: &AuthUser, pw: &str) -> ApiResult<String> {
     let user = state
         .db
-        .user_by_id(&auth.user_id)
+        .user_by_id(auth.user_id)
         .await?
         .ok_or_else(|| ApiError::unauthorized("Please log in."))?;
     let key = format!("account:{}", user.email);
@@ -298,12 +298,12 @@ pub async fn change_password(
         ));
     }
     let hash = hash_password(state, new.to_owned()).await?;
-    state.db.set_password_hash(&auth.user_id, &hash).await?;
+    state.db.set_password_hash(auth.user_id, &hash).await?;
     state
         .db
         .revoke_other_sessions(
-            &auth.user_id,
-            &auth.session_id,
+            auth.user_id,
+            auth.session_id,
             "password changed",
             state.now_ms(),
         )
@@ -314,10 +314,10 @@ pub async fn change_password(
 /// Deletes the account with every capsule, photo and stored byte of it.
 pub async fn delete_account(state: &AppState, auth: &AuthUser, pw: &str) -> ApiResult<()> {
     check_current_password(state, auth, pw).await?;
-    let prefix = keys::user_prefix(&auth.user_id);
+    let prefix = keys::user_prefix(auth.user_id);
     // Bytes first: if the store fails, nothing is gone yet and the person can retry.
     state.blobs.delete_prefix(&prefix).await?;
-    state.db.delete_user(&auth.user_id).await?;
+    state.db.delete_user(auth.user_id).await?;
     // Sweep again for an upload that landed in between.
     state.blobs.delete_prefix(&prefix).await?;
     tracing::info!(user_id = %auth.user_id, "account deleted");

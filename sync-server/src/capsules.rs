@@ -8,8 +8,9 @@ use crate::access::{self, owned};
 use crate::auth::AuthUser;
 use crate::blob::gc;
 use crate::clock::to_ms;
+use crate::db::Recipients;
 use crate::db::capsules::{self, CapsuleFields, CapsuleRow};
-use crate::db::changes::{self, KIND_CAPSULE};
+use crate::db::changes::{self, ChangeKind};
 use crate::db::photos;
 use crate::db::users::reserve_seq;
 use crate::error::{ApiError, ApiResult};
@@ -25,7 +26,7 @@ pub fn validate(state: &AppState, w: &CapsuleWrite) -> ApiResult<CapsuleFields> 
         note: v.note,
         open_at: v.open_at.map(to_ms),
         time_zone: v.time_zone,
-        recipients: serde_json::to_string(&v.recipients).map_err(anyhow::Error::from)?,
+        recipients: Recipients(v.recipients),
     })
 }
 
@@ -57,15 +58,14 @@ pub async fn put(
     body: &CapsuleWrite,
 ) -> ApiResult<(bool, Capsule)> {
     let fields = validate(state, body)?;
-    let id = id.to_string();
     let now = state.now_ms();
     let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
-    let existing = capsules::capsule(&mut tx, &id).await?;
+    let seq = reserve_seq(&mut tx, auth.user_id, 1).await?;
+    let existing = capsules::capsule(&mut tx, id).await?;
     let created = match existing {
         None if if_match.is_some() => return Err(ApiError::not_found("capsule")),
         None => {
-            capsules::insert(&mut tx, &id, &auth.user_id, &fields, now).await?;
+            capsules::insert(&mut tx, id, auth.user_id, &fields, now).await?;
             true
         }
         Some(row) => {
@@ -79,7 +79,7 @@ pub async fn put(
                 None => return Err(version_conflict(row.version)),
                 Some(v) if v != row.version => return Err(version_conflict(row.version)),
                 Some(v) => {
-                    if !capsules::update(&mut tx, &id, v, &fields, now).await? {
+                    if !capsules::update(&mut tx, id, v, &fields, now).await? {
                         return Err(version_conflict(row.version));
                     }
                     false
@@ -87,8 +87,17 @@ pub async fn put(
             }
         }
     };
-    changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, false).await?;
-    let row = capsules::capsule(&mut tx, &id)
+    changes::record(
+        &mut tx,
+        auth.user_id,
+        ChangeKind::Capsule,
+        id,
+        id,
+        seq,
+        false,
+    )
+    .await?;
+    let row = capsules::capsule(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
     tx.commit().await.map_err(crate::db::q)?;
@@ -97,18 +106,15 @@ pub async fn put(
 
 /// The capsule with its photos (while visible).
 pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsule> {
-    let row = owned(state.db.capsule(&id.to_string()).await?, auth)?;
-    let photos = if access::contents_visible(
-        CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed),
-    ) {
-        state.db.photos_of(&row.id).await?
+    let row = owned(state.db.capsule(id).await?, auth)?;
+    let photos = if access::contents_visible(row.state) {
+        state.db.photos_of(row.id).await?
     } else {
         Vec::new()
     };
-    let capsule_id = row.id.clone();
     let mut capsule = views::capsule(row, Some(&photos));
     if capsule.state == CapsuleState::Opened {
-        let rows = state.db.deliveries_of(&capsule_id).await?;
+        let rows = state.db.deliveries_of(id).await?;
         capsule.deliveries = Some(rows.iter().map(views::delivery).collect());
     }
     Ok(capsule)
@@ -121,12 +127,11 @@ pub async fn seal(
     id: Uuid,
     if_match: Option<i64>,
 ) -> ApiResult<Capsule> {
-    let id = id.to_string();
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
-    let row = access::owned_capsule(&mut tx, auth, &id).await?;
-    if row.state != CapsuleState::Draft.as_str() {
+    let seq = reserve_seq(&mut tx, auth.user_id, 1).await?;
+    let row = access::owned_capsule(&mut tx, auth, id).await?;
+    if row.state != CapsuleState::Draft {
         return Ok(views::capsule(row, None));
     }
     if let Some(v) = if_match
@@ -158,18 +163,27 @@ pub async fn seal(
             "Add a photo or write a note before sealing.".into(),
         ));
     }
-    let pending = photos::pending_count(&mut tx, &id).await?;
+    let pending = photos::pending_count(&mut tx, id).await?;
     if pending > 0 {
         return Err(unprocessable(
             ErrorCode::PhotoNotUploaded,
             format!("{pending} photo(s) have not finished uploading; wait for them, then seal."),
         ));
     }
-    if !capsules::seal(&mut tx, &id, to_ms(now)).await? {
+    if !capsules::seal(&mut tx, id, to_ms(now)).await? {
         return Err(ApiError::sealed());
     }
-    changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, false).await?;
-    let row = capsules::capsule(&mut tx, &id)
+    changes::record(
+        &mut tx,
+        auth.user_id,
+        ChangeKind::Capsule,
+        id,
+        id,
+        seq,
+        false,
+    )
+    .await?;
+    let row = capsules::capsule(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
     tx.commit().await.map_err(crate::db::q)?;
@@ -180,17 +194,25 @@ pub async fn seal(
 /// Deletes a capsule (any state: it is the owner's to abandon), its photos, and the bytes
 /// nothing else points at.
 pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()> {
-    let id = id.to_string();
     let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 1).await?;
-    access::owned_capsule(&mut tx, auth, &id).await?;
-    let hashes = photos::hashes_of(&mut tx, &id).await?;
-    capsules::delete(&mut tx, &id).await?;
-    changes::forget_photos_of(&mut tx, &auth.user_id, &id).await?;
-    changes::record(&mut tx, &auth.user_id, KIND_CAPSULE, &id, &id, seq, true).await?;
+    let seq = reserve_seq(&mut tx, auth.user_id, 1).await?;
+    access::owned_capsule(&mut tx, auth, id).await?;
+    let hashes = photos::hashes_of(&mut tx, id).await?;
+    capsules::delete(&mut tx, id).await?;
+    changes::forget_photos_of(&mut tx, auth.user_id, id).await?;
+    changes::record(
+        &mut tx,
+        auth.user_id,
+        ChangeKind::Capsule,
+        id,
+        id,
+        seq,
+        true,
+    )
+    .await?;
     tx.commit().await.map_err(crate::db::q)?;
     for sha in hashes {
-        gc::collect(&state.db, state.blobs.as_ref(), &auth.user_id, &sha).await;
+        gc::collect(&state.db, state.blobs.as_ref(), auth.user_id, &sha).await;
     }
     Ok(())
 }
@@ -202,11 +224,11 @@ pub async fn revoke_link(
     id: Uuid,
     recipient: &str,
 ) -> ApiResult<()> {
-    let row = owned(state.db.capsule(&id.to_string()).await?, auth)?;
+    let row = owned(state.db.capsule(id).await?, auth)?;
     let recipient = recipient.trim().to_lowercase();
     if !state
         .db
-        .revoke_link(&row.id, &recipient, state.now_ms())
+        .revoke_link(row.id, &recipient, state.now_ms())
         .await?
     {
         return Err(ApiError::not_found("recipient link"));

@@ -17,7 +17,7 @@ use crate::auth::secret;
 use crate::blob::keys;
 use crate::clock::{from_ms, to_ms};
 use crate::db::capsules::CapsuleRow;
-use crate::db::changes::{self, ChangeEntry, KIND_CAPSULE, KIND_PHOTO};
+use crate::db::changes::{self, ChangeEntry, ChangeKind};
 use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery, OpenedCapsule};
 use crate::db::photos::PhotoRow;
 use crate::db::users::reserve_seq;
@@ -106,37 +106,37 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     }
     // Owners in one order, so two workers never wait on each other's rows in a cycle.
     opened.sort_by(|a, b| a.user_id.cmp(&b.user_id).then(a.id.cmp(&b.id)));
-    let mut users: Vec<&str> = opened.iter().map(|c| c.user_id.as_str()).collect();
+    let mut users: Vec<Uuid> = opened.iter().map(|c| c.user_id).collect();
     users.dedup();
-    let emails: HashMap<String, String> = deliveries::owner_emails(&mut tx, &users)
+    let emails: HashMap<Uuid, String> = deliveries::owner_emails(&mut tx, &users)
         .await?
         .into_iter()
+        .map(|o| (o.id, o.email))
         .collect();
-    let with_photos: Vec<&str> = opened
+    let with_photos: Vec<Uuid> = opened
         .iter()
         .filter(|c| c.photo_count > 0)
-        .map(|c| c.id.as_str())
+        .map(|c| c.id)
         .collect();
-    let mut photos: HashMap<String, Vec<String>> = HashMap::new();
-    for (photo, capsule) in deliveries::photo_ids_of(&mut tx, &with_photos).await? {
-        photos.entry(capsule).or_default().push(photo);
+    let mut photos: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for p in deliveries::photo_ids_of(&mut tx, &with_photos).await? {
+        photos.entry(p.capsule_id).or_default().push(p.id);
     }
 
     let mut queued = Vec::new();
     for c in &opened {
-        let listed: Vec<String> = serde_json::from_str(&c.recipients).unwrap_or_default();
         let mut recipients: Vec<String> = emails.get(&c.user_id).cloned().into_iter().collect();
-        for r in listed {
-            if !recipients.contains(&r) {
-                recipients.push(r);
+        for r in &c.recipients.0 {
+            if !recipients.contains(r) {
+                recipients.push(r.clone());
             }
         }
         for recipient in recipients {
             let (token, link_hash) = secret::new();
             queued.push((
-                c.id.as_str(),
+                c.id,
                 NewDelivery {
-                    id: Uuid::now_v7().to_string(),
+                    id: Uuid::now_v7(),
                     recipient,
                     link_hash,
                     link_token: token,
@@ -158,17 +158,17 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
         for c in mine {
             for p in photos.get(&c.id).into_iter().flatten() {
                 entries.push(ChangeEntry {
-                    kind: KIND_PHOTO,
-                    entity_id: p,
-                    capsule_id: &c.id,
+                    kind: ChangeKind::Photo,
+                    entity_id: *p,
+                    capsule_id: c.id,
                     seq,
                 });
                 seq += 1;
             }
             entries.push(ChangeEntry {
-                kind: KIND_CAPSULE,
-                entity_id: &c.id,
-                capsule_id: &c.id,
+                kind: ChangeKind::Capsule,
+                entity_id: c.id,
+                capsule_id: c.id,
                 seq,
             });
             seq += 1;
@@ -193,19 +193,19 @@ struct CapsuleForMail {
 async fn load_capsules(
     state: &AppState,
     claimed: &[ClaimedDelivery],
-) -> anyhow::Result<HashMap<String, Arc<CapsuleForMail>>> {
-    let mut ids: Vec<&str> = claimed.iter().map(|d| d.capsule_id.as_str()).collect();
+) -> anyhow::Result<HashMap<Uuid, Arc<CapsuleForMail>>> {
+    let mut ids: Vec<Uuid> = claimed.iter().map(|d| d.capsule_id).collect();
     ids.sort_unstable();
     ids.dedup();
     let rows = state.db.capsules_for_mail(&ids).await?;
-    let with_photos: Vec<&str> = rows
+    let with_photos: Vec<Uuid> = rows
         .iter()
         .filter(|r| r.capsule.photo_count > 0)
-        .map(|r| r.capsule.id.as_str())
+        .map(|r| r.capsule.id)
         .collect();
-    let mut photos: HashMap<String, Vec<PhotoRow>> = HashMap::new();
+    let mut photos: HashMap<Uuid, Vec<PhotoRow>> = HashMap::new();
     for p in state.db.photos_of_capsules(&with_photos).await? {
-        let list = photos.entry(p.capsule_id.clone()).or_default();
+        let list = photos.entry(p.capsule_id).or_default();
         if list.len() < MAX_INLINE_PHOTOS {
             list.push(p);
         }
@@ -216,7 +216,7 @@ async fn load_capsules(
         for p in photos.get(&r.capsule.id).into_iter().flatten() {
             if let Some(mut obj) = state
                 .blobs
-                .get(&keys::thumbnail(&p.user_id, &p.sha256))
+                .get(&keys::thumbnail(p.user_id, &p.sha256))
                 .await?
             {
                 let mut bytes = Vec::with_capacity(usize::try_from(obj.len).unwrap_or(0));
@@ -225,7 +225,7 @@ async fn load_capsules(
             }
         }
         out.insert(
-            r.capsule.id.clone(),
+            r.capsule.id,
             Arc::new(CapsuleForMail {
                 row: r.capsule,
                 owner_email: r.owner_email,
@@ -265,10 +265,10 @@ async fn send_batch(
     .collect::<Vec<_>>()
     .await;
     let mut report = DeliveryReport::default();
-    let sent: Vec<&str> = results
+    let sent: Vec<Uuid> = results
         .iter()
         .filter(|(_, o)| o.is_ok())
-        .map(|(d, _)| d.id.as_str())
+        .map(|(d, _)| d.id)
         .collect();
     state
         .db
@@ -282,7 +282,7 @@ async fn send_batch(
         tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
         state
             .db
-            .delivery_failed(&d.id, worker, reason, retry_at)
+            .delivery_failed(d.id, worker, reason, retry_at)
             .await?;
         if give_up {
             report.failed += 1;
@@ -299,8 +299,9 @@ async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> 
         .as_deref()
         .ok_or_else(|| "the link of this delivery was already sent".to_owned())?;
     let link = format!("{}/c/{token}", state.settings.public_url);
+    let delivery_id = d.id.to_string();
     let email = CapsuleEmail {
-        delivery_id: &d.id,
+        delivery_id: &delivery_id,
         from: &state.settings.mail_from,
         to: &d.recipient,
         to_owner: d.recipient == c.owner_email,
@@ -317,7 +318,7 @@ async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> 
     let message = compose::build(&email).map_err(|e| e.to_string())?;
     state
         .mailer
-        .send(message, &d.id)
+        .send(message, &delivery_id)
         .await
         .map_err(|e| e.to_string())
 }

@@ -38,24 +38,24 @@ pub async fn resolve(state: &AppState, token: &str) -> ApiResult<Option<Shared>>
     if delivery.link_revoked_at.is_some() || delivery.link_expires_at <= state.now_ms() {
         return Ok(None);
     }
-    let Some(capsule) = state.db.capsule(&delivery.capsule_id).await? else {
+    let Some(capsule) = state.db.capsule(delivery.capsule_id).await? else {
         return Ok(None);
     };
-    if capsule.state != protocol::CapsuleState::Opened.as_str() {
+    if capsule.state != protocol::CapsuleState::Opened {
         return Ok(None);
     }
     let owner_email = state
         .db
-        .user_by_id(&capsule.user_id)
+        .user_by_id(capsule.user_id)
         .await?
         .map(|u| u.email)
         .unwrap_or_default();
     let photos = state
         .db
-        .photos_of(&capsule.id)
+        .photos_of(capsule.id)
         .await?
         .into_iter()
-        .filter(|p| p.state == protocol::PhotoState::Ready.as_str())
+        .filter(|p| p.state == protocol::PhotoState::Ready)
         .collect();
     Ok(Some(Shared {
         delivery,
@@ -173,7 +173,7 @@ pub fn photo<'a>(s: &'a Shared, photo_id: &str) -> ApiResult<(usize, &'a PhotoRo
     s.photos
         .iter()
         .enumerate()
-        .find(|(_, p)| p.id == photo_id)
+        .find(|(_, p)| Some(p.id) == uuid::Uuid::try_parse(photo_id).ok())
         .ok_or_else(|| ApiError::not_found("photo"))
 }
 
@@ -232,7 +232,7 @@ pub fn zip_stream(state: &AppState, s: &Shared) -> Body {
                     unique = format!("{stem} ({n}).{ext}");
                     n += 1;
                 }
-                (unique, keys::original(&p.user_id, &p.sha256))
+                (unique, keys::original(p.user_id, &p.sha256))
             })
             .collect()
     };

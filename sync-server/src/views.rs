@@ -1,8 +1,7 @@
 //! Stored rows to wire types. The sealing rule lives here: a sealed capsule's note,
 //! recipients and photos are never put on the wire.
 
-use protocol::{Capsule, CapsuleState, DeliveryStatus, Photo, PhotoState, RecipientDelivery};
-use uuid::Uuid;
+use protocol::{Capsule, Photo, RecipientDelivery};
 
 use crate::access::contents_visible;
 use crate::clock::from_ms;
@@ -10,16 +9,12 @@ use crate::db::capsules::CapsuleRow;
 use crate::db::deliveries::DeliveryRow;
 use crate::db::photos::PhotoRow;
 
-fn uuid(s: &str) -> Uuid {
-    Uuid::parse_str(s).unwrap_or_default()
-}
-
 /// A capsule as the API shows it; `photos` is included only when given and visible.
 pub fn capsule(row: CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
-    let state = CapsuleState::parse(&row.state).unwrap_or(CapsuleState::Sealed);
+    let state = row.state;
     let visible = contents_visible(state);
     Capsule {
-        id: uuid(&row.id),
+        id: row.id,
         title: row.title,
         state,
         open_at: row.open_at.map(from_ms),
@@ -31,7 +26,7 @@ pub fn capsule(row: CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
         sealed_at: row.sealed_at.map(from_ms),
         opened_at: row.opened_at.map(from_ms),
         note: visible.then_some(row.note),
-        recipients: visible.then(|| serde_json::from_str(&row.recipients).unwrap_or_default()),
+        recipients: visible.then_some(row.recipients.0),
         photos: match photos {
             Some(p) if visible => Some(p.iter().map(photo).collect()),
             _ => None,
@@ -44,11 +39,7 @@ pub fn capsule(row: CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
 pub fn delivery(row: &DeliveryRow) -> RecipientDelivery {
     RecipientDelivery {
         recipient: row.recipient.clone(),
-        status: match row.status.as_str() {
-            "sent" => DeliveryStatus::Sent,
-            "failed" => DeliveryStatus::Failed,
-            _ => DeliveryStatus::Queued,
-        },
+        status: row.status,
         attempts: u32::try_from(row.attempts).unwrap_or(u32::MAX),
         last_error: row.last_error.clone(),
         sent_at: row.sent_at.map(from_ms),
@@ -58,14 +49,14 @@ pub fn delivery(row: &DeliveryRow) -> RecipientDelivery {
 /// A photo as the API shows it.
 pub fn photo(row: &PhotoRow) -> Photo {
     Photo {
-        id: uuid(&row.id),
-        capsule_id: uuid(&row.capsule_id),
+        id: row.id,
+        capsule_id: row.capsule_id,
         sha256: row.sha256.clone(),
         size: u64::try_from(row.size).unwrap_or(0),
         content_type: row.content_type.clone(),
         file_name: row.file_name.clone(),
         taken_at: row.taken_at.map(from_ms),
-        state: PhotoState::parse(&row.state).unwrap_or(PhotoState::Pending),
+        state: row.state,
         width: row.width.and_then(|w| u32::try_from(w).ok()),
         height: row.height.and_then(|h| u32::try_from(h).ok()),
         created_at: from_ms(row.created_at),

@@ -5,6 +5,7 @@ use axum::extract::FromRequestParts;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use protocol::ErrorCode;
+use uuid::Uuid;
 
 use super::tokens::{TYPE_ACCESS, TokenError};
 use crate::error::ApiError;
@@ -13,8 +14,8 @@ use crate::state::AppState;
 /// The user (and session) a request acts for.
 #[derive(Debug, Clone)]
 pub struct AuthUser {
-    pub user_id: String,
-    pub session_id: String,
+    pub user_id: Uuid,
+    pub session_id: Uuid,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
@@ -43,15 +44,22 @@ impl FromRequestParts<AppState> for AuthUser {
                     ApiError::unauthorized("Your session is not valid. Please log in.")
                 }
             })?;
+        let (Ok(user_id), Ok(session_id)) =
+            (Uuid::try_parse(&claims.sub), Uuid::try_parse(&claims.sid))
+        else {
+            return Err(ApiError::unauthorized(
+                "Your session is not valid. Please log in.",
+            ));
+        };
         // A logged-out session or a deleted account loses access at once, not at expiry.
-        if !state.db.session_is_active(&claims.sid, &claims.sub).await? {
+        if !state.db.session_is_active(session_id, user_id).await? {
             return Err(ApiError::unauthorized(
                 "Your session has ended. Please log in again.",
             ));
         }
         Ok(Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
+            user_id,
+            session_id,
         })
     }
 }

@@ -76,8 +76,8 @@ impl TokenKeys {
     pub fn sign(
         &self,
         typ: &str,
-        sub: &str,
-        sid: &str,
+        sub: impl std::fmt::Display,
+        sid: impl std::fmt::Display,
         now: i64,
         ttl: Duration,
     ) -> anyhow::Result<String> {
@@ -85,12 +85,12 @@ impl TokenKeys {
         let claims = Claims {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
-            sub: sub.into(),
+            sub: sub.to_string(),
             exp: now_s + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
             nbf: now_s,
             iat: now_s,
             typ: typ.into(),
-            sid: sid.into(),
+            sid: sid.to_string(),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),

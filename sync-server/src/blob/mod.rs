@@ -96,20 +96,22 @@ pub trait BlobStore: Send + Sync + 'static {
 
 /// The keys of a user's objects, all under one prefix so account deletion is one sweep.
 pub mod keys {
+    use std::fmt::Display;
+
     /// Everything of a user.
-    pub fn user_prefix(user_id: &str) -> String {
+    pub fn user_prefix(user_id: impl Display) -> String {
         format!("users/{user_id}/")
     }
     /// A verified original.
-    pub fn original(user_id: &str, sha256: &str) -> String {
+    pub fn original(user_id: impl Display, sha256: &str) -> String {
         format!("users/{user_id}/originals/{sha256}")
     }
     /// Its server-made thumbnail.
-    pub fn thumbnail(user_id: &str, sha256: &str) -> String {
+    pub fn thumbnail(user_id: impl Display, sha256: &str) -> String {
         format!("users/{user_id}/thumbnails/{sha256}.jpg")
     }
     /// Where an upload lands before it is verified.
-    pub fn staging(user_id: &str, photo_id: &str) -> String {
+    pub fn staging(user_id: impl Display, photo_id: impl Display) -> String {
         format!("users/{user_id}/staging/{photo_id}")
     }
 }

@@ -1,20 +1,26 @@
 //! Capsules.
 
+use protocol::CapsuleState;
 use sqlx::{Any, AnyConnection, FromRow};
+use uuid::Uuid;
 
-use super::{Db, DbResult, q};
+use super::{Db, DbResult, Recipients, q};
 
 /// A stored capsule with its photo count.
 #[derive(Debug, Clone, FromRow)]
 pub struct CapsuleRow {
-    pub id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub user_id: Uuid,
     pub title: String,
     pub note: String,
     pub open_at: Option<i64>,
     pub time_zone: String,
-    pub recipients: String,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub recipients: Recipients,
+    #[sqlx(try_from = "String")]
+    pub state: CapsuleState,
     pub version: i64,
     pub created_at: i64,
     pub updated_at: i64,
@@ -30,8 +36,7 @@ pub struct CapsuleFields {
     pub note: String,
     pub open_at: Option<i64>,
     pub time_zone: String,
-    /// JSON array text.
-    pub recipients: String,
+    pub recipients: Recipients,
 }
 
 pub(crate) const CAPSULE_COLUMNS: &str = "c.id, c.user_id, c.title, c.note, c.open_at, \
@@ -40,17 +45,17 @@ pub(crate) const CAPSULE_COLUMNS: &str = "c.id, c.user_id, c.title, c.note, c.op
 
 impl Db {
     /// One capsule, whoever owns it (callers check ownership).
-    pub async fn capsule(&self, id: &str) -> DbResult<Option<CapsuleRow>> {
+    pub async fn capsule(&self, id: Uuid) -> DbResult<Option<CapsuleRow>> {
         capsule(&mut *self.pool.acquire().await.map_err(q)?, id).await
     }
 }
 
 /// One capsule on a given connection (inside a transaction).
-pub async fn capsule(conn: &mut AnyConnection, id: &str) -> DbResult<Option<CapsuleRow>> {
+pub async fn capsule(conn: &mut AnyConnection, id: Uuid) -> DbResult<Option<CapsuleRow>> {
     sqlx::query_as::<Any, CapsuleRow>(&format!(
         "SELECT {CAPSULE_COLUMNS} FROM capsules c WHERE c.id = $1"
     ))
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(conn)
     .await
     .map_err(q)
@@ -59,8 +64,8 @@ pub async fn capsule(conn: &mut AnyConnection, id: &str) -> DbResult<Option<Caps
 /// Inserts a new draft at version 1.
 pub async fn insert(
     conn: &mut AnyConnection,
-    id: &str,
-    user_id: &str,
+    id: Uuid,
+    user_id: Uuid,
     f: &CapsuleFields,
     now: i64,
 ) -> DbResult<()> {
@@ -69,13 +74,13 @@ pub async fn insert(
          state, version, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'draft', 1, $8, $8)",
     )
-    .bind(id)
-    .bind(user_id)
+    .bind(id.to_string())
+    .bind(user_id.to_string())
     .bind(&f.title)
     .bind(&f.note)
     .bind(f.open_at)
     .bind(&f.time_zone)
-    .bind(&f.recipients)
+    .bind(f.recipients.to_json())
     .bind(now)
     .execute(conn)
     .await
@@ -86,7 +91,7 @@ pub async fn insert(
 /// Updates a draft if it is still at `version`; false when it moved on or is not a draft.
 pub async fn update(
     conn: &mut AnyConnection,
-    id: &str,
+    id: Uuid,
     version: i64,
     f: &CapsuleFields,
     now: i64,
@@ -96,13 +101,13 @@ pub async fn update(
          recipients = $7, version = version + 1, updated_at = $8 \
          WHERE id = $1 AND version = $2 AND state = 'draft'",
     )
-    .bind(id)
+    .bind(id.to_string())
     .bind(version)
     .bind(&f.title)
     .bind(&f.note)
     .bind(f.open_at)
     .bind(&f.time_zone)
-    .bind(&f.recipients)
+    .bind(f.recipients.to_json())
     .bind(now)
     .execute(conn)
     .await
@@ -111,12 +116,12 @@ pub async fn update(
 }
 
 /// Seals a draft; false if it is no longer a draft.
-pub async fn seal(conn: &mut AnyConnection, id: &str, now: i64) -> DbResult<bool> {
+pub async fn seal(conn: &mut AnyConnection, id: Uuid, now: i64) -> DbResult<bool> {
     let done = sqlx::query(
         "UPDATE capsules SET state = 'sealed', sealed_at = $2, version = version + 1, \
          updated_at = $2 WHERE id = $1 AND state = 'draft'",
     )
-    .bind(id)
+    .bind(id.to_string())
     .bind(now)
     .execute(conn)
     .await
@@ -125,9 +130,9 @@ pub async fn seal(conn: &mut AnyConnection, id: &str, now: i64) -> DbResult<bool
 }
 
 /// Deletes a capsule; its photos go by cascade.
-pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
+pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> DbResult<()> {
     sqlx::query("DELETE FROM capsules WHERE id = $1")
-        .bind(id)
+        .bind(id.to_string())
         .execute(conn)
         .await
         .map_err(q)?;
@@ -135,9 +140,9 @@ pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
 }
 
 /// Moves a capsule's photo count by `delta` (a photo added or removed).
-pub async fn count_photos(conn: &mut AnyConnection, id: &str, delta: i64) -> DbResult<()> {
+pub async fn count_photos(conn: &mut AnyConnection, id: Uuid, delta: i64) -> DbResult<()> {
     sqlx::query("UPDATE capsules SET photo_count = photo_count + $2 WHERE id = $1")
-        .bind(id)
+        .bind(id.to_string())
         .bind(delta)
         .execute(conn)
         .await

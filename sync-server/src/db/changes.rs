@@ -1,36 +1,83 @@
 //! The per-user change feed behind `GET /v1/sync`.
 
-use sqlx::{Any, AnyConnection, FromRow};
+use sqlx::any::AnyRow;
+use sqlx::{Any, AnyConnection, FromRow, Row};
+use uuid::Uuid;
 
+use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
 use super::{Db, DbResult, ROWS_PER_STATEMENT, q};
 
-/// Kinds of entity in the feed.
-pub const KIND_CAPSULE: &str = "capsule";
-/// Kinds of entity in the feed.
-pub const KIND_PHOTO: &str = "photo";
+/// What a feed entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    Capsule,
+    Photo,
+}
 
-/// One feed entry, with its capsule's current state when it is a capsule entry.
-#[derive(Debug, Clone, FromRow)]
+impl ChangeKind {
+    /// The stored spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Capsule => "capsule",
+            Self::Photo => "photo",
+        }
+    }
+}
+
+impl TryFrom<String> for ChangeKind {
+    type Error = protocol::UnknownName;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        match s.as_str() {
+            "capsule" => Ok(Self::Capsule),
+            "photo" => Ok(Self::Photo),
+            _ => Err(protocol::UnknownName {
+                kind: "change kind",
+                name: s,
+            }),
+        }
+    }
+}
+
+/// One feed entry; a capsule entry carries the capsule as it is now (none once deleted).
+#[derive(Debug, Clone)]
 pub struct ChangeRow {
     pub seq: i64,
-    pub kind: String,
-    pub entity_id: String,
-    pub capsule_id: String,
-    pub deleted: i64,
-    pub c_id: Option<String>,
-    pub c_title: Option<String>,
-    pub c_note: Option<String>,
-    pub c_open_at: Option<i64>,
-    pub c_time_zone: Option<String>,
-    pub c_recipients: Option<String>,
-    pub c_state: Option<String>,
-    pub c_version: Option<i64>,
-    pub c_created_at: Option<i64>,
-    pub c_updated_at: Option<i64>,
-    pub c_sealed_at: Option<i64>,
-    pub c_opened_at: Option<i64>,
-    pub c_photo_count: Option<i64>,
+    pub kind: ChangeKind,
+    pub entity_id: Uuid,
+    pub capsule_id: Uuid,
+    pub deleted: bool,
+    pub capsule: Option<CapsuleRow>,
+}
+
+impl FromRow<'_, AnyRow> for ChangeRow {
+    fn from_row(row: &AnyRow) -> Result<Self, sqlx::Error> {
+        let decode = |column: &str, e: &dyn std::fmt::Display| sqlx::Error::ColumnDecode {
+            index: column.into(),
+            source: e.to_string().into(),
+        };
+        let uuid = |column: &str| -> Result<Uuid, sqlx::Error> {
+            let text: String = row.try_get(column)?;
+            Uuid::try_parse(&text).map_err(|e| decode(column, &e))
+        };
+        let kind: String = row.try_get("kind")?;
+        let kind = ChangeKind::try_from(kind).map_err(|e| decode("kind", &e))?;
+        // The capsule's own columns come from the LEFT JOIN: present for a capsule entry
+        // whose capsule still exists.
+        let joined: Option<String> = row.try_get("id")?;
+        let capsule = match joined {
+            Some(_) => Some(CapsuleRow::from_row(row)?),
+            None => None,
+        };
+        Ok(Self {
+            seq: row.try_get("seq")?,
+            kind,
+            entity_id: uuid("entity_id")?,
+            capsule_id: uuid("change_capsule_id")?,
+            deleted: row.try_get::<i64, _>("deleted")? != 0,
+            capsule,
+        })
+    }
 }
 
 /// A photo with the state of its capsule (which decides whether it may be shown).
@@ -38,31 +85,28 @@ pub struct ChangeRow {
 pub struct FeedPhotoRow {
     #[sqlx(flatten)]
     pub photo: PhotoRow,
-    pub capsule_state: String,
+    #[sqlx(try_from = "String")]
+    pub capsule_state: protocol::CapsuleState,
 }
 
 impl Db {
-    /// Up to `limit` changes of a user after `since`, in order, with capsule state joined
-    /// in. Photo entries carry only their ids; [`Db::feed_photos`] loads them.
+    /// Up to `limit` changes of a user after `since`, in order, each capsule entry with its
+    /// capsule. Photo entries carry only their ids; [`Db::feed_photos`] loads them.
     pub async fn changes_since(
         &self,
-        user_id: &str,
+        user_id: Uuid,
         since: i64,
         limit: i64,
     ) -> DbResult<Vec<ChangeRow>> {
-        sqlx::query_as::<Any, ChangeRow>(
-            "SELECT ch.seq, ch.kind, ch.entity_id, ch.capsule_id, ch.deleted, \
-               c.id AS c_id, c.title AS c_title, c.note AS c_note, c.open_at AS c_open_at, \
-               c.time_zone AS c_time_zone, c.recipients AS c_recipients, c.state AS c_state, \
-               c.version AS c_version, c.created_at AS c_created_at, \
-               c.updated_at AS c_updated_at, c.sealed_at AS c_sealed_at, \
-               c.opened_at AS c_opened_at, c.photo_count AS c_photo_count \
+        sqlx::query_as::<Any, ChangeRow>(&format!(
+            "SELECT ch.seq, ch.kind, ch.entity_id, ch.capsule_id AS change_capsule_id, \
+               ch.deleted, {CAPSULE_COLUMNS} \
              FROM changes ch \
              LEFT JOIN capsules c ON ch.kind = 'capsule' AND c.id = ch.entity_id \
              WHERE ch.user_id = $1 AND ch.seq > $2 \
-             ORDER BY ch.seq LIMIT $3",
-        )
-        .bind(user_id)
+             ORDER BY ch.seq LIMIT $3"
+        ))
+        .bind(user_id.to_string())
         .bind(since)
         .bind(limit)
         .fetch_all(&self.pool)
@@ -71,7 +115,7 @@ impl Db {
     }
 
     /// The photos of a user with these ids, with their capsules' states.
-    pub async fn feed_photos(&self, user_id: &str, ids: &[&str]) -> DbResult<Vec<FeedPhotoRow>> {
+    pub async fn feed_photos(&self, user_id: Uuid, ids: &[Uuid]) -> DbResult<Vec<FeedPhotoRow>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
@@ -83,9 +127,9 @@ impl Db {
             "SELECT {PHOTO_COLUMNS}, c.state AS capsule_state FROM photos p \
              JOIN capsules c ON c.id = p.capsule_id WHERE p.user_id = $1 AND p.id IN ({list})"
         );
-        let mut query = sqlx::query_as::<Any, FeedPhotoRow>(&sql).bind(user_id);
+        let mut query = sqlx::query_as::<Any, FeedPhotoRow>(&sql).bind(user_id.to_string());
         for id in ids {
-            query = query.bind(*id);
+            query = query.bind(id.to_string());
         }
         query.fetch_all(&self.pool).await.map_err(q)
     }
@@ -94,10 +138,10 @@ impl Db {
 /// Records the latest change of an entity at `seq`, replacing its older entry.
 pub async fn record(
     conn: &mut AnyConnection,
-    user_id: &str,
-    kind: &str,
-    entity_id: &str,
-    capsule_id: &str,
+    user_id: Uuid,
+    kind: ChangeKind,
+    entity_id: Uuid,
+    capsule_id: Uuid,
     seq: i64,
     deleted: bool,
 ) -> DbResult<()> {
@@ -107,10 +151,10 @@ pub async fn record(
          ON CONFLICT (user_id, kind, entity_id) DO UPDATE SET \
            seq = excluded.seq, deleted = excluded.deleted, capsule_id = excluded.capsule_id",
     )
-    .bind(user_id)
-    .bind(kind)
-    .bind(entity_id)
-    .bind(capsule_id)
+    .bind(user_id.to_string())
+    .bind(kind.as_str())
+    .bind(entity_id.to_string())
+    .bind(capsule_id.to_string())
     .bind(seq)
     .bind(i64::from(deleted))
     .execute(conn)
@@ -122,16 +166,16 @@ pub async fn record(
 /// Records a photo's change at `seq` and its capsule's (whose photos changed) at `seq + 1`.
 pub async fn record_photo(
     conn: &mut AnyConnection,
-    user_id: &str,
-    photo_id: &str,
-    capsule_id: &str,
+    user_id: Uuid,
+    photo_id: Uuid,
+    capsule_id: Uuid,
     seq: i64,
     photo_deleted: bool,
 ) -> DbResult<()> {
     record(
         conn,
         user_id,
-        KIND_PHOTO,
+        ChangeKind::Photo,
         photo_id,
         capsule_id,
         seq,
@@ -141,7 +185,7 @@ pub async fn record_photo(
     record(
         conn,
         user_id,
-        KIND_CAPSULE,
+        ChangeKind::Capsule,
         capsule_id,
         capsule_id,
         seq + 1,
@@ -152,18 +196,18 @@ pub async fn record_photo(
 
 /// One entry for [`record_many`].
 #[derive(Debug, Clone)]
-pub struct ChangeEntry<'a> {
-    pub kind: &'a str,
-    pub entity_id: &'a str,
-    pub capsule_id: &'a str,
+pub struct ChangeEntry {
+    pub kind: ChangeKind,
+    pub entity_id: Uuid,
+    pub capsule_id: Uuid,
     pub seq: i64,
 }
 
 /// Records many (non-deletion) changes of one user in few statements.
 pub async fn record_many(
     conn: &mut AnyConnection,
-    user_id: &str,
-    entries: &[ChangeEntry<'_>],
+    user_id: Uuid,
+    entries: &[ChangeEntry],
 ) -> DbResult<()> {
     for chunk in entries.chunks(ROWS_PER_STATEMENT) {
         // $1 is the user, shared by every row; each row adds four values.
@@ -180,12 +224,12 @@ pub async fn record_many(
              ON CONFLICT (user_id, kind, entity_id) DO UPDATE SET \
                seq = excluded.seq, deleted = 0, capsule_id = excluded.capsule_id"
         );
-        let mut query = sqlx::query(&sql).bind(user_id);
+        let mut query = sqlx::query(&sql).bind(user_id.to_string());
         for e in chunk {
             query = query
-                .bind(e.kind)
-                .bind(e.entity_id)
-                .bind(e.capsule_id)
+                .bind(e.kind.as_str())
+                .bind(e.entity_id.to_string())
+                .bind(e.capsule_id.to_string())
                 .bind(e.seq);
         }
         query.execute(&mut *conn).await.map_err(q)?;
@@ -196,12 +240,12 @@ pub async fn record_many(
 /// Drops the photo entries of a deleted capsule: its tombstone covers them.
 pub async fn forget_photos_of(
     conn: &mut AnyConnection,
-    user_id: &str,
-    capsule_id: &str,
+    user_id: Uuid,
+    capsule_id: Uuid,
 ) -> DbResult<()> {
     sqlx::query("DELETE FROM changes WHERE user_id = $1 AND kind = 'photo' AND capsule_id = $2")
-        .bind(user_id)
-        .bind(capsule_id)
+        .bind(user_id.to_string())
+        .bind(capsule_id.to_string())
         .execute(conn)
         .await
         .map_err(q)?;

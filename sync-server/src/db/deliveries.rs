@@ -3,26 +3,33 @@
 //! lock), and every claim carries a lease, so any number of workers never take the same
 //! row at once and a crashed worker's rows come back when its lease runs out.
 
+use protocol::DeliveryStatus;
 use sqlx::{Any, AnyConnection, FromRow};
+use uuid::Uuid;
 
 use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, fetch_in, in_list, q};
+use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, Recipients, fetch_in, in_list, q};
 
 /// A capsule that has just been opened by this worker.
 #[derive(Debug, Clone, FromRow)]
 pub struct OpenedCapsule {
-    pub id: String,
-    pub user_id: String,
-    pub recipients: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub user_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub recipients: Recipients,
     pub photo_count: i64,
 }
 
 /// A delivery claimed for sending.
 #[derive(Debug, Clone, FromRow)]
 pub struct ClaimedDelivery {
-    pub id: String,
-    pub capsule_id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub capsule_id: Uuid,
     pub recipient: String,
     pub link_token: Option<String>,
     pub attempts: i64,
@@ -31,10 +38,13 @@ pub struct ClaimedDelivery {
 /// A delivery as its capsule's owner sees it.
 #[derive(Debug, Clone, FromRow)]
 pub struct DeliveryRow {
-    pub id: String,
-    pub capsule_id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub capsule_id: Uuid,
     pub recipient: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: DeliveryStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
     pub sent_at: Option<i64>,
@@ -53,7 +63,7 @@ pub struct MailCapsuleRow {
 /// A new row of the outbox.
 #[derive(Debug, Clone)]
 pub struct NewDelivery {
-    pub id: String,
+    pub id: Uuid,
     pub recipient: String,
     pub link_hash: String,
     pub link_token: String,
@@ -119,7 +129,7 @@ impl Db {
 
     /// Records sent emails in one statement; the raw link tokens are dropped now that they
     /// are in the mail.
-    pub async fn deliveries_sent(&self, ids: &[&str], worker: &str, now: i64) -> DbResult<()> {
+    pub async fn deliveries_sent(&self, ids: &[Uuid], worker: &str, now: i64) -> DbResult<()> {
         for chunk in ids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "UPDATE deliveries SET status = 'sent', sent_at = $2, link_token = NULL, \
@@ -129,7 +139,7 @@ impl Db {
             );
             let mut query = sqlx::query(&sql).bind(worker).bind(now);
             for id in chunk {
-                query = query.bind(*id);
+                query = query.bind(id.to_string());
             }
             query.execute(&self.pool).await.map_err(q)?;
         }
@@ -137,7 +147,7 @@ impl Db {
     }
 
     /// Capsules with their owners' addresses, for composing emails.
-    pub async fn capsules_for_mail(&self, ids: &[&str]) -> DbResult<Vec<MailCapsuleRow>> {
+    pub async fn capsules_for_mail(&self, ids: &[Uuid]) -> DbResult<Vec<MailCapsuleRow>> {
         let mut conn = self.pool.acquire().await.map_err(q)?;
         let sql = format!(
             "SELECT {CAPSULE_COLUMNS}, u.email AS owner_email FROM capsules c \
@@ -147,7 +157,7 @@ impl Db {
     }
 
     /// The ready photos of these capsules, oldest first.
-    pub async fn photos_of_capsules(&self, capsule_ids: &[&str]) -> DbResult<Vec<PhotoRow>> {
+    pub async fn photos_of_capsules(&self, capsule_ids: &[Uuid]) -> DbResult<Vec<PhotoRow>> {
         let mut conn = self.pool.acquire().await.map_err(q)?;
         let sql = format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.state = 'ready' \
@@ -159,7 +169,7 @@ impl Db {
     /// Records a failed attempt: back to the queue at `retry_at`, or failed for good.
     pub async fn delivery_failed(
         &self,
-        id: &str,
+        id: Uuid,
         worker: &str,
         error: &str,
         retry_at: Option<i64>,
@@ -169,7 +179,7 @@ impl Db {
                 "UPDATE deliveries SET next_attempt_at = $4, last_error = $3, \
                  lease_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
             )
-            .bind(id)
+            .bind(id.to_string())
             .bind(worker)
             .bind(error)
             .bind(at),
@@ -177,7 +187,7 @@ impl Db {
                 "UPDATE deliveries SET status = 'failed', last_error = $3, link_token = NULL, \
                  lease_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
             )
-            .bind(id)
+            .bind(id.to_string())
             .bind(worker)
             .bind(error),
         };
@@ -186,13 +196,13 @@ impl Db {
     }
 
     /// The deliveries of a capsule, in recipient order.
-    pub async fn deliveries_of(&self, capsule_id: &str) -> DbResult<Vec<DeliveryRow>> {
+    pub async fn deliveries_of(&self, capsule_id: Uuid) -> DbResult<Vec<DeliveryRow>> {
         sqlx::query_as::<Any, DeliveryRow>(
             "SELECT id, capsule_id, recipient, status, attempts, last_error, sent_at, \
              link_expires_at, link_revoked_at FROM deliveries WHERE capsule_id = $1 \
              ORDER BY created_at, recipient",
         )
-        .bind(capsule_id)
+        .bind(capsule_id.to_string())
         .fetch_all(&self.pool)
         .await
         .map_err(q)
@@ -211,12 +221,12 @@ impl Db {
     }
 
     /// Withdraws a recipient's link; false when the capsule has no delivery to them.
-    pub async fn revoke_link(&self, capsule_id: &str, recipient: &str, now: i64) -> DbResult<bool> {
+    pub async fn revoke_link(&self, capsule_id: Uuid, recipient: &str, now: i64) -> DbResult<bool> {
         let done = sqlx::query(
             "UPDATE deliveries SET link_revoked_at = COALESCE(link_revoked_at, $3) \
              WHERE capsule_id = $1 AND recipient = $2",
         )
-        .bind(capsule_id)
+        .bind(capsule_id.to_string())
         .bind(recipient)
         .bind(now)
         .execute(&self.pool)
@@ -239,7 +249,7 @@ impl Db {
 /// Queues deliveries (a second one for the same capsule and address is ignored).
 pub async fn queue_many(
     conn: &mut AnyConnection,
-    rows: &[(&str, NewDelivery)],
+    rows: &[(Uuid, NewDelivery)],
     now: i64,
 ) -> DbResult<()> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -267,8 +277,8 @@ pub async fn queue_many(
         let mut query = sqlx::query(&sql).bind(now);
         for (capsule_id, d) in chunk {
             query = query
-                .bind(&d.id)
-                .bind(*capsule_id)
+                .bind(d.id.to_string())
+                .bind(capsule_id.to_string())
                 .bind(&d.recipient)
                 .bind(&d.link_hash)
                 .bind(&d.link_token)
@@ -279,11 +289,19 @@ pub async fn queue_many(
     Ok(())
 }
 
-/// Email addresses of these users, by id.
+/// A user's id and email address.
+#[derive(Debug, Clone, FromRow)]
+pub struct OwnerEmail {
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    pub email: String,
+}
+
+/// Email addresses of these users.
 pub async fn owner_emails(
     conn: &mut AnyConnection,
-    user_ids: &[&str],
-) -> DbResult<Vec<(String, String)>> {
+    user_ids: &[Uuid],
+) -> DbResult<Vec<OwnerEmail>> {
     fetch_in(
         conn,
         "SELECT id, email FROM users WHERE id IN ({ids})",
@@ -292,11 +310,20 @@ pub async fn owner_emails(
     .await
 }
 
-/// (photo id, capsule id) of every photo of these capsules.
+/// A photo's id and its capsule's.
+#[derive(Debug, Clone, FromRow)]
+pub struct PhotoOfCapsule {
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub capsule_id: Uuid,
+}
+
+/// Every photo of these capsules.
 pub async fn photo_ids_of(
     conn: &mut AnyConnection,
-    capsule_ids: &[&str],
-) -> DbResult<Vec<(String, String)>> {
+    capsule_ids: &[Uuid],
+) -> DbResult<Vec<PhotoOfCapsule>> {
     let sql = "SELECT id, capsule_id FROM photos WHERE capsule_id IN ({ids}) \
                ORDER BY created_at, id";
     fetch_in(conn, sql, capsule_ids).await

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
+use uuid::Uuid;
 
 /// Errors from the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -61,6 +62,24 @@ impl From<sqlx::Error> for DbError {
 
 /// Shorthand for database results.
 pub type DbResult<T> = Result<T, DbError>;
+
+/// A capsule's recipients: normalised addresses, stored as a JSON array of strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recipients(pub Vec<String>);
+
+impl Recipients {
+    /// The stored form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&self.0).unwrap_or_else(|_| "[]".into())
+    }
+}
+
+impl TryFrom<String> for Recipients {
+    type Error = serde_json::Error;
+    fn try_from(json: String) -> Result<Self, Self::Error> {
+        serde_json::from_str(&json).map(Self)
+    }
+}
 
 /// Which engine the URL named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +168,7 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 pub(crate) async fn fetch_in<T>(
     conn: &mut sqlx::AnyConnection,
     sql: &str,
-    ids: &[&str],
+    ids: &[Uuid],
 ) -> DbResult<Vec<T>>
 where
     T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
@@ -159,7 +178,7 @@ where
         let sql = sql.replace("{ids}", &in_list(chunk.len(), 1));
         let mut query = sqlx::query_as::<sqlx::Any, T>(&sql);
         for id in chunk {
-            query = query.bind(*id);
+            query = query.bind(id.to_string());
         }
         out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
     }

@@ -1,21 +1,27 @@
 //! Photos of capsules and the verified blobs they point at.
 
+use protocol::PhotoState;
 use sqlx::{Any, AnyConnection, FromRow};
+use uuid::Uuid;
 
 use super::{Db, DbResult, q};
 
 /// A stored photo.
 #[derive(Debug, Clone, FromRow)]
 pub struct PhotoRow {
-    pub id: String,
-    pub capsule_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub capsule_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub user_id: Uuid,
     pub sha256: String,
     pub size: i64,
     pub content_type: String,
     pub file_name: Option<String>,
     pub taken_at: Option<i64>,
-    pub state: String,
+    #[sqlx(try_from = "String")]
+    pub state: PhotoState,
     pub width: Option<i64>,
     pub height: Option<i64>,
     pub created_at: i64,
@@ -36,11 +42,11 @@ pub(crate) const PHOTO_COLUMNS: &str = "p.id, p.capsule_id, p.user_id, p.sha256,
 
 impl Db {
     /// One photo, whoever owns it.
-    pub async fn photo(&self, id: &str) -> DbResult<Option<PhotoRow>> {
+    pub async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRow>> {
         sqlx::query_as::<Any, PhotoRow>(&format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id = $1"
         ))
-        .bind(id)
+        .bind(id.to_string())
         .fetch_optional(&self.pool)
         .await
         .map_err(q)
@@ -48,24 +54,24 @@ impl Db {
 
     /// The photos of a capsule in the order they were added (their ids are UUIDv7s the
     /// client made when adding them).
-    pub async fn photos_of(&self, capsule_id: &str) -> DbResult<Vec<PhotoRow>> {
+    pub async fn photos_of(&self, capsule_id: Uuid) -> DbResult<Vec<PhotoRow>> {
         sqlx::query_as::<Any, PhotoRow>(&format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.capsule_id = $1 \
              ORDER BY p.id"
         ))
-        .bind(capsule_id)
+        .bind(capsule_id.to_string())
         .fetch_all(&self.pool)
         .await
         .map_err(q)
     }
 
     /// The verified blob of a user with this hash, if any.
-    pub async fn blob(&self, user_id: &str, sha256: &str) -> DbResult<Option<BlobRow>> {
+    pub async fn blob(&self, user_id: Uuid, sha256: &str) -> DbResult<Option<BlobRow>> {
         sqlx::query_as::<Any, BlobRow>(
             "SELECT sha256, size, content_type, width, height FROM blobs \
              WHERE user_id = $1 AND sha256 = $2",
         )
-        .bind(user_id)
+        .bind(user_id.to_string())
         .bind(sha256)
         .fetch_optional(&self.pool)
         .await
@@ -74,12 +80,12 @@ impl Db {
 
     /// Forgets a blob row once nothing points at it (its bytes are deleted by the caller).
     /// False when a photo took a reference in the meantime.
-    pub async fn delete_blob_if_unreferenced(&self, user_id: &str, sha256: &str) -> DbResult<bool> {
+    pub async fn delete_blob_if_unreferenced(&self, user_id: Uuid, sha256: &str) -> DbResult<bool> {
         let done = sqlx::query(
             "DELETE FROM blobs WHERE user_id = $1 AND sha256 = $2 AND NOT EXISTS \
              (SELECT 1 FROM photos WHERE user_id = $1 AND sha256 = $2)",
         )
-        .bind(user_id)
+        .bind(user_id.to_string())
         .bind(sha256)
         .execute(&self.pool)
         .await
@@ -89,11 +95,11 @@ impl Db {
 }
 
 /// One photo on a connection.
-pub async fn photo(conn: &mut AnyConnection, id: &str) -> DbResult<Option<PhotoRow>> {
+pub async fn photo(conn: &mut AnyConnection, id: Uuid) -> DbResult<Option<PhotoRow>> {
     sqlx::query_as::<Any, PhotoRow>(&format!(
         "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id = $1"
     ))
-    .bind(id)
+    .bind(id.to_string())
     .fetch_optional(conn)
     .await
     .map_err(q)
@@ -106,15 +112,15 @@ pub async fn insert(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
          taken_at, state, width, height, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
-    .bind(&p.id)
-    .bind(&p.capsule_id)
-    .bind(&p.user_id)
+    .bind(p.id.to_string())
+    .bind(p.capsule_id.to_string())
+    .bind(p.user_id.to_string())
     .bind(&p.sha256)
     .bind(p.size)
     .bind(&p.content_type)
     .bind(&p.file_name)
     .bind(p.taken_at)
-    .bind(&p.state)
+    .bind(p.state.as_str())
     .bind(p.width)
     .bind(p.height)
     .bind(p.created_at)
@@ -130,13 +136,13 @@ pub async fn redeclare(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
         "UPDATE photos SET sha256 = $2, size = $3, content_type = $4, file_name = $5, \
          taken_at = $6, state = $7, width = $8, height = $9 WHERE id = $1",
     )
-    .bind(&p.id)
+    .bind(p.id.to_string())
     .bind(&p.sha256)
     .bind(p.size)
     .bind(&p.content_type)
     .bind(&p.file_name)
     .bind(p.taken_at)
-    .bind(&p.state)
+    .bind(p.state.as_str())
     .bind(p.width)
     .bind(p.height)
     .execute(conn)
@@ -148,7 +154,7 @@ pub async fn redeclare(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
 /// Records a verified blob (no-op if it is already known).
 pub async fn insert_blob(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: Uuid,
     b: &BlobRow,
     now: i64,
 ) -> DbResult<()> {
@@ -156,7 +162,7 @@ pub async fn insert_blob(
         "INSERT INTO blobs (user_id, sha256, size, content_type, width, height, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, sha256) DO NOTHING",
     )
-    .bind(user_id)
+    .bind(user_id.to_string())
     .bind(&b.sha256)
     .bind(b.size)
     .bind(&b.content_type)
@@ -170,12 +176,12 @@ pub async fn insert_blob(
 }
 
 /// Marks a photo ready with what verification found.
-pub async fn mark_ready(conn: &mut AnyConnection, id: &str, b: &BlobRow) -> DbResult<()> {
+pub async fn mark_ready(conn: &mut AnyConnection, id: Uuid, b: &BlobRow) -> DbResult<()> {
     sqlx::query(
         "UPDATE photos SET state = 'ready', content_type = $2, width = $3, height = $4 \
          WHERE id = $1",
     )
-    .bind(id)
+    .bind(id.to_string())
     .bind(&b.content_type)
     .bind(b.width)
     .bind(b.height)
@@ -186,9 +192,9 @@ pub async fn mark_ready(conn: &mut AnyConnection, id: &str, b: &BlobRow) -> DbRe
 }
 
 /// Deletes a photo row.
-pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
+pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> DbResult<()> {
     sqlx::query("DELETE FROM photos WHERE id = $1")
-        .bind(id)
+        .bind(id.to_string())
         .execute(conn)
         .await
         .map_err(q)?;
@@ -196,18 +202,18 @@ pub async fn delete(conn: &mut AnyConnection, id: &str) -> DbResult<()> {
 }
 
 /// Counts a capsule's photos that are not yet ready.
-pub async fn pending_count(conn: &mut AnyConnection, capsule_id: &str) -> DbResult<i64> {
+pub async fn pending_count(conn: &mut AnyConnection, capsule_id: Uuid) -> DbResult<i64> {
     sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE capsule_id = $1 AND state <> 'ready'")
-        .bind(capsule_id)
+        .bind(capsule_id.to_string())
         .fetch_one(conn)
         .await
         .map_err(q)
 }
 
 /// Distinct hashes a capsule's photos point at (for blob clean-up after deletion).
-pub async fn hashes_of(conn: &mut AnyConnection, capsule_id: &str) -> DbResult<Vec<String>> {
+pub async fn hashes_of(conn: &mut AnyConnection, capsule_id: Uuid) -> DbResult<Vec<String>> {
     sqlx::query_scalar("SELECT DISTINCT sha256 FROM photos WHERE capsule_id = $1")
-        .bind(capsule_id)
+        .bind(capsule_id.to_string())
         .fetch_all(conn)
         .await
         .map_err(q)

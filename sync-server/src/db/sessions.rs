@@ -1,14 +1,17 @@
 //! Sessions (refresh-token families) and their rotating refresh tokens.
 
 use sqlx::{Any, FromRow};
+use uuid::Uuid;
 
 use super::{Db, DbResult, q};
 
 /// A refresh token joined with its session.
 #[derive(Debug, Clone, FromRow)]
 pub struct RefreshRow {
-    pub session_id: String,
-    pub user_id: String,
+    #[sqlx(try_from = "String")]
+    pub session_id: Uuid,
+    #[sqlx(try_from = "String")]
+    pub user_id: Uuid,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub revoked_at: Option<i64>,
@@ -18,8 +21,8 @@ impl Db {
     /// Creates a session with its first refresh token.
     pub async fn create_session(
         &self,
-        session_id: &str,
-        user_id: &str,
+        session_id: Uuid,
+        user_id: Uuid,
         device_name: Option<&str>,
         token_hash: &str,
         now: i64,
@@ -30,8 +33,8 @@ impl Db {
             "INSERT INTO sessions (id, user_id, device_name, created_at, last_used_at) \
              VALUES ($1, $2, $3, $4, $4)",
         )
-        .bind(session_id)
-        .bind(user_id)
+        .bind(session_id.to_string())
+        .bind(user_id.to_string())
         .bind(device_name)
         .bind(now)
         .execute(&mut *tx)
@@ -61,7 +64,7 @@ impl Db {
         &self,
         old_hash: &str,
         new_hash: &str,
-        session_id: &str,
+        session_id: Uuid,
         now: i64,
         expires_at: i64,
     ) -> DbResult<bool> {
@@ -79,7 +82,7 @@ impl Db {
         }
         insert_token(&mut tx, new_hash, session_id, now, expires_at).await?;
         sqlx::query("UPDATE sessions SET last_used_at = $2 WHERE id = $1")
-            .bind(session_id)
+            .bind(session_id.to_string())
             .bind(now)
             .execute(&mut *tx)
             .await
@@ -89,12 +92,12 @@ impl Db {
     }
 
     /// Revokes one session (log-out, or reuse detected).
-    pub async fn revoke_session(&self, session_id: &str, reason: &str, now: i64) -> DbResult<()> {
+    pub async fn revoke_session(&self, session_id: Uuid, reason: &str, now: i64) -> DbResult<()> {
         sqlx::query(
             "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 \
              WHERE id = $1 AND revoked_at IS NULL",
         )
-        .bind(session_id)
+        .bind(session_id.to_string())
         .bind(now)
         .bind(reason)
         .execute(&self.pool)
@@ -106,8 +109,8 @@ impl Db {
     /// Revokes every session of a user but one (password change).
     pub async fn revoke_other_sessions(
         &self,
-        user_id: &str,
-        keep: &str,
+        user_id: Uuid,
+        keep: Uuid,
         reason: &str,
         now: i64,
     ) -> DbResult<()> {
@@ -115,8 +118,8 @@ impl Db {
             "UPDATE sessions SET revoked_at = $3, revoked_reason = $4 \
              WHERE user_id = $1 AND id <> $2 AND revoked_at IS NULL",
         )
-        .bind(user_id)
-        .bind(keep)
+        .bind(user_id.to_string())
+        .bind(keep.to_string())
         .bind(now)
         .bind(reason)
         .execute(&self.pool)
@@ -127,12 +130,12 @@ impl Db {
 
     /// True while the session exists, belongs to the user and is not revoked; checked on
     /// every authenticated request so log-out and account deletion take effect at once.
-    pub async fn session_is_active(&self, session_id: &str, user_id: &str) -> DbResult<bool> {
+    pub async fn session_is_active(&self, session_id: Uuid, user_id: Uuid) -> DbResult<bool> {
         let found: Option<i64> = sqlx::query_scalar(
             "SELECT 1 FROM sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL",
         )
-        .bind(session_id)
-        .bind(user_id)
+        .bind(session_id.to_string())
+        .bind(user_id.to_string())
         .fetch_optional(&self.pool)
         .await
         .map_err(q)?;
@@ -143,7 +146,7 @@ impl Db {
 async fn insert_token(
     tx: &mut sqlx::Transaction<'static, Any>,
     token_hash: &str,
-    session_id: &str,
+    session_id: Uuid,
     now: i64,
     expires_at: i64,
 ) -> DbResult<()> {
@@ -152,7 +155,7 @@ async fn insert_token(
          VALUES ($1, $2, $3, $4)",
     )
     .bind(token_hash)
-    .bind(session_id)
+    .bind(session_id.to_string())
     .bind(now)
     .bind(expires_at)
     .execute(&mut **tx)

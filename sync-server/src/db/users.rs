@@ -1,13 +1,15 @@
 //! Accounts.
 
 use sqlx::{Any, AnyConnection, FromRow};
+use uuid::Uuid;
 
 use super::{Db, DbResult, q};
 
 /// A stored account.
 #[derive(Debug, Clone, FromRow)]
 pub struct UserRow {
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: Uuid,
     pub email: String,
     pub password_hash: String,
 }
@@ -16,7 +18,7 @@ impl Db {
     /// Inserts an account; false when the email is taken.
     pub async fn insert_user(
         &self,
-        id: &str,
+        id: Uuid,
         email: &str,
         password_hash: &str,
         now: i64,
@@ -25,7 +27,7 @@ impl Db {
             "INSERT INTO users (id, email, password_hash, change_seq, created_at) \
              VALUES ($1, $2, $3, 0, $4) ON CONFLICT (email) DO NOTHING",
         )
-        .bind(id)
+        .bind(id.to_string())
         .bind(email)
         .bind(password_hash)
         .bind(now)
@@ -47,18 +49,18 @@ impl Db {
     }
 
     /// Looks an account up by id.
-    pub async fn user_by_id(&self, id: &str) -> DbResult<Option<UserRow>> {
+    pub async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRow>> {
         sqlx::query_as::<Any, UserRow>("SELECT id, email, password_hash FROM users WHERE id = $1")
-            .bind(id)
+            .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await
             .map_err(q)
     }
 
     /// Replaces the password hash.
-    pub async fn set_password_hash(&self, id: &str, password_hash: &str) -> DbResult<()> {
+    pub async fn set_password_hash(&self, id: Uuid, password_hash: &str) -> DbResult<()> {
         sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
-            .bind(id)
+            .bind(id.to_string())
             .bind(password_hash)
             .execute(&self.pool)
             .await
@@ -67,9 +69,9 @@ impl Db {
     }
 
     /// Deletes an account; every row of it goes by cascade.
-    pub async fn delete_user(&self, id: &str) -> DbResult<()> {
+    pub async fn delete_user(&self, id: Uuid) -> DbResult<()> {
         sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(id)
+            .bind(id.to_string())
             .execute(&self.pool)
             .await
             .map_err(q)?;
@@ -81,11 +83,11 @@ impl Db {
 /// statement of a write transaction: it locks the user's row (PostgreSQL) or takes the write
 /// lock (SQLite), so a user's changes commit in sequence order and a pulled cursor never
 /// skips a change that commits later.
-pub async fn reserve_seq(conn: &mut AnyConnection, user_id: &str, n: i64) -> DbResult<i64> {
+pub async fn reserve_seq(conn: &mut AnyConnection, user_id: Uuid, n: i64) -> DbResult<i64> {
     let last: i64 = sqlx::query_scalar(
         "UPDATE users SET change_seq = change_seq + $2 WHERE id = $1 RETURNING change_seq",
     )
-    .bind(user_id)
+    .bind(user_id.to_string())
     .bind(n)
     .fetch_one(conn)
     .await

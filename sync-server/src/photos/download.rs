@@ -40,7 +40,7 @@ pub async fn fetch(
 ) -> ApiResult<Download> {
     let (capsule, row) = access::owned_photo(state, auth, capsule_id, photo_id).await?;
     access::visible_only(&capsule)?;
-    if row.state != PhotoState::Ready.as_str() {
+    if row.state != PhotoState::Ready {
         return Err(ApiError::not_found("uploaded photo"));
     }
     let (key, content_type, disposition) = match variant {
@@ -48,13 +48,13 @@ pub async fn fetch(
             let name =
                 protocol::names::safe_file_name(row.file_name.as_deref(), &row.content_type, 1);
             (
-                keys::original(&row.user_id, &row.sha256),
+                keys::original(row.user_id, &row.sha256),
                 row.content_type.clone(),
                 content_disposition("attachment", &name),
             )
         }
         Variant::Thumbnail => (
-            keys::thumbnail(&row.user_id, &row.sha256),
+            keys::thumbnail(row.user_id, &row.sha256),
             "image/jpeg".to_owned(),
             "inline".to_owned(),
         ),

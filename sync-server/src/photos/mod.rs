@@ -38,32 +38,29 @@ pub async fn remove(
     capsule_id: Uuid,
     photo_id: Uuid,
 ) -> ApiResult<()> {
-    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
+    let (cid, pid) = (capsule_id, photo_id);
     let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
-    let capsule = access::owned_capsule(&mut tx, auth, &cid).await?;
-    let row = access::photo_of(&mut tx, &cid, &pid).await?;
+    let seq = reserve_seq(&mut tx, auth.user_id, 2).await?;
+    let capsule = access::owned_capsule(&mut tx, auth, cid).await?;
+    let row = access::photo_of(&mut tx, cid, pid).await?;
     access::draft_only(&capsule)?;
-    photos::delete(&mut tx, &pid).await?;
-    capsules::count_photos(&mut tx, &cid, -1).await?;
-    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, true).await?;
+    photos::delete(&mut tx, pid).await?;
+    capsules::count_photos(&mut tx, cid, -1).await?;
+    changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, true).await?;
     tx.commit().await.map_err(crate::db::q)?;
-    let _ = state
-        .blobs
-        .delete(&keys::staging(&auth.user_id, &pid))
-        .await;
+    let _ = state.blobs.delete(&keys::staging(auth.user_id, pid)).await;
     // Bytes uploaded straight to their key but never completed have no blob row to
     // collect them by.
-    if row.state == PhotoState::Pending.as_str()
+    if row.state == PhotoState::Pending
         && state.blobs.direct_uploads()
-        && matches!(state.db.blob(&auth.user_id, &row.sha256).await, Ok(None))
+        && matches!(state.db.blob(auth.user_id, &row.sha256).await, Ok(None))
     {
         let _ = state
             .blobs
-            .delete(&keys::original(&auth.user_id, &row.sha256))
+            .delete(&keys::original(auth.user_id, &row.sha256))
             .await;
     }
-    gc::collect(&state.db, state.blobs.as_ref(), &auth.user_id, &row.sha256).await;
+    gc::collect(&state.db, state.blobs.as_ref(), auth.user_id, &row.sha256).await;
     Ok(())
 }
 

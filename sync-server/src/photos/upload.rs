@@ -83,38 +83,38 @@ pub async fn declare(
     w: &PhotoWrite,
 ) -> ApiResult<(Photo, Option<UploadTarget>)> {
     let (sha, ct) = validate(state, w)?;
-    let (cid, pid) = (capsule_id.to_string(), photo_id.to_string());
-    let known = state.db.blob(&auth.user_id, &sha).await?;
+    let (cid, pid) = (capsule_id, photo_id);
+    let known = state.db.blob(auth.user_id, &sha).await?;
     let now = state.now_ms();
     let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
-    let capsule = access::owned_capsule(&mut tx, auth, &cid).await?;
+    let seq = reserve_seq(&mut tx, auth.user_id, 2).await?;
+    let capsule = access::owned_capsule(&mut tx, auth, cid).await?;
     access::draft_only(&capsule)?;
     let mut row = PhotoRow {
-        id: pid.clone(),
-        capsule_id: cid.clone(),
-        user_id: auth.user_id.clone(),
+        id: pid,
+        capsule_id: cid,
+        user_id: auth.user_id,
         sha256: sha.clone(),
         size: i64::try_from(w.size).unwrap_or(i64::MAX),
         content_type: ct,
         file_name: w.file_name.as_deref().and_then(clean_file_name),
         taken_at: w.taken_at.map(to_ms),
-        state: PhotoState::Pending.as_str().into(),
+        state: PhotoState::Pending,
         width: None,
         height: None,
         created_at: now,
     };
     if let Some(b) = &known {
-        row.state = PhotoState::Ready.as_str().into();
+        row.state = PhotoState::Ready;
         row.content_type = b.content_type.clone();
         row.width = Some(b.width);
         row.height = Some(b.height);
     }
-    match photos::photo(&mut tx, &pid).await? {
+    match photos::photo(&mut tx, pid).await? {
         Some(existing) if existing.user_id != auth.user_id || existing.capsule_id != cid => {
             return Err(ApiError::not_found("photo"));
         }
-        Some(existing) if existing.state == PhotoState::Ready.as_str() => {
+        Some(existing) if existing.state == PhotoState::Ready => {
             if existing.sha256 != sha {
                 return Err(ApiError::new(
                     StatusCode::CONFLICT,
@@ -130,10 +130,10 @@ pub async fn declare(
         }
         None => {
             photos::insert(&mut tx, &row).await?;
-            capsules::count_photos(&mut tx, &cid, 1).await?;
+            capsules::count_photos(&mut tx, cid, 1).await?;
         }
     }
-    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, false).await?;
+    changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, false).await?;
     tx.commit().await.map_err(crate::db::q)?;
     if known.is_some() {
         return Ok((views::photo(&row), None));
@@ -166,7 +166,7 @@ async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarg
     }
     let token = state
         .tokens
-        .sign(TYPE_UPLOAD, &row.user_id, &row.id, state.now_ms(), ttl)?;
+        .sign(TYPE_UPLOAD, row.user_id, row.id, state.now_ms(), ttl)?;
     Ok(UploadTarget {
         method: "PUT".into(),
         url: format!(
@@ -228,8 +228,7 @@ pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) 
             };
             ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidUploadToken, msg)
         })?;
-    let pid = photo_id.to_string();
-    if claims.sid != pid {
+    if claims.sid != photo_id.to_string() {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidUploadToken,
@@ -238,9 +237,9 @@ pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) 
     }
     let row = state
         .db
-        .photo(&pid)
+        .photo(photo_id)
         .await?
-        .filter(|p| p.user_id == claims.sub)
+        .filter(|p| p.user_id.to_string() == claims.sub)
         .ok_or_else(|| ApiError::not_found("photo"))?;
     let expected = u64::try_from(row.size).unwrap_or(0);
     let tmp = TempFile::new(state);
@@ -281,7 +280,7 @@ pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) 
     state
         .blobs
         .put_file(
-            &keys::staging(&row.user_id, &pid),
+            &keys::staging(row.user_id, photo_id),
             &tmp.0,
             &row.content_type,
         )
@@ -337,21 +336,21 @@ pub async fn complete(
     photo_id: Uuid,
 ) -> ApiResult<Photo> {
     let (capsule, row) = access::owned_photo(state, auth, capsule_id, photo_id).await?;
-    let (cid, pid) = (capsule.id.clone(), row.id.clone());
-    if row.state == PhotoState::Ready.as_str() {
+    let (cid, pid) = (capsule.id, row.id);
+    if row.state == PhotoState::Ready {
         return Ok(views::photo(&row));
     }
     access::draft_only(&capsule)?;
-    let blob = match state.db.blob(&auth.user_id, &row.sha256).await? {
+    let blob = match state.db.blob(auth.user_id, &row.sha256).await? {
         Some(b) => b,
         None => verify_upload(state, &row).await?,
     };
     let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, &auth.user_id, 2).await?;
-    photos::insert_blob(&mut tx, &auth.user_id, &blob, state.now_ms()).await?;
-    photos::mark_ready(&mut tx, &pid, &blob).await?;
-    changes::record_photo(&mut tx, &auth.user_id, &pid, &cid, seq, false).await?;
-    let ready = photos::photo(&mut tx, &pid)
+    let seq = reserve_seq(&mut tx, auth.user_id, 2).await?;
+    photos::insert_blob(&mut tx, auth.user_id, &blob, state.now_ms()).await?;
+    photos::mark_ready(&mut tx, pid, &blob).await?;
+    changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, false).await?;
+    let ready = photos::photo(&mut tx, pid)
         .await?
         .ok_or_else(|| ApiError::not_found("photo"))?;
     tx.commit().await.map_err(crate::db::q)?;
@@ -362,9 +361,9 @@ pub async fn complete(
 /// the store checks length and hash on upload (S3), else to a staging key of this photo.
 fn upload_key(state: &AppState, row: &PhotoRow) -> String {
     if state.blobs.direct_uploads() {
-        keys::original(&row.user_id, &row.sha256)
+        keys::original(row.user_id, &row.sha256)
     } else {
-        keys::staging(&row.user_id, &row.id)
+        keys::staging(row.user_id, row.id)
     }
 }
 
@@ -411,7 +410,7 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
     state
         .blobs
         .put_bytes(
-            &keys::thumbnail(&row.user_id, &row.sha256),
+            &keys::thumbnail(row.user_id, &row.sha256),
             inspected.thumbnail_jpeg.into(),
             "image/jpeg",
         )
@@ -419,7 +418,7 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
     if !state.blobs.direct_uploads() {
         state
             .blobs
-            .copy(&staging, &keys::original(&row.user_id, &row.sha256))
+            .copy(&staging, &keys::original(row.user_id, &row.sha256))
             .await?;
         state.blobs.delete(&staging).await?;
     }

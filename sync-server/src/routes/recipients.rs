@@ -118,7 +118,7 @@ async fn original(
 ) -> Result<Response, ApiError> {
     let s = shared(state, token).await?;
     let (i, p) = recipients::photo(&s, photo_id)?;
-    let key = keys::original(&p.user_id, &p.sha256);
+    let key = keys::original(p.user_id, &p.sha256);
     let disposition = content_disposition(kind, &recipients::display_name(p, i));
     if let Some(url) = state
         .blobs
@@ -159,7 +159,7 @@ async fn thumbnail(
             let (_, p) = recipients::photo(&s, &photo_id)?;
             stream(
                 &state,
-                &keys::thumbnail(&p.user_id, &p.sha256),
+                &keys::thumbnail(p.user_id, &p.sha256),
                 "image/jpeg",
                 "inline",
             )

@@ -242,14 +242,7 @@ async fn account_deletion_removes_capsules_photos_blobs_and_tokens(b: Backend) {
             "{key} survived"
         );
     }
-    assert!(
-        app.state
-            .db
-            .capsule(&capsule.to_string())
-            .await
-            .expect("db")
-            .is_none()
-    );
+    assert!(app.state.db.capsule(capsule).await.expect("db").is_none());
     assert_eq!(app.get_json(&user, "/v1/sync").await.0, 401);
     assert_eq!(refresh(&app, &user.refresh).await.status(), 401);
     assert_eq!(app.log_in_raw(&user.email, PASSWORD).await.status(), 401);

@@ -131,7 +131,7 @@ async fn wrong_hash_or_size_on_complete_is_rejected_and_nothing_counts(b: Backen
     let staging = if app.state.blobs.direct_uploads() {
         sync_server::blob::keys::original(&uid, &crate::helpers::sha256_hex(&declared))
     } else {
-        sync_server::blob::keys::staging(&uid, &photo.to_string())
+        sync_server::blob::keys::staging(&uid, photo)
     };
     app.state
         .blobs
