@@ -2,8 +2,7 @@
 //! (someone else's looks absent: 404, never 403), and what its state allows (drafts change,
 //! sealed capsules show nothing).
 
-use axum::http::StatusCode;
-use protocol::{CapsuleState, ErrorCode};
+use protocol::CapsuleState;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
@@ -70,11 +69,7 @@ pub fn contents_visible(state: CapsuleState) -> bool {
 /// Refuses (403 `capsule_sealed`) to show a sealed capsule's photos, to anyone.
 pub fn visible_only(capsule: &CapsuleRow) -> ApiResult<()> {
     if capsule.state == CapsuleState::Sealed {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::CapsuleSealed,
-            "This capsule is sealed; its photos can be seen once it opens.",
-        ));
+        return Err(ApiError::sealed_contents());
     }
     Ok(())
 }

@@ -2,7 +2,6 @@
 
 use std::net::IpAddr;
 
-use axum::http::StatusCode;
 use protocol::{ErrorCode, SessionResponse};
 use uuid::Uuid;
 
@@ -33,6 +32,7 @@ async fn verify_password(state: &AppState, pw: String, phc: String) -> ApiResult
 
 /// Creates an account. Sign-ups are counted per client address (per /64 for IPv6) in the
 /// database, so every replica and a restart see the same count.
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn sign_up(
     state: &AppState,
     email: &str,
@@ -44,11 +44,7 @@ pub async fn sign_up(
         count_sign_up(state, &limits::signup_key(ip)).await?;
     }
     if let Some(why) = password::weakness(pw, &email) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::WeakPassword,
-            why,
-        ));
+        return Err(ApiError::new(ErrorCode::WeakPassword, why));
     }
     let hash = hash_password(state, pw.to_owned()).await?;
     let id = Uuid::now_v7();
@@ -58,7 +54,6 @@ pub async fn sign_up(
         .await?
     {
         return Err(ApiError::new(
-            StatusCode::CONFLICT,
             ErrorCode::EmailTaken,
             "An account with this email already exists. Log in instead.",
         ));
@@ -112,7 +107,6 @@ async fn record_failures(state: &AppState, keys: &[(&str, i64)]) -> ApiResult<()
 
 fn invalid_credentials() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
         ErrorCode::InvalidCredentials,
         "That email and password do not match an account.",
     )
@@ -120,6 +114,7 @@ fn invalid_credentials() -> ApiError {
 
 /// Logs in: the same answer, status and cost whether the email is unknown or the password
 /// wrong.
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn log_in(
     state: &AppState,
     email: &str,
@@ -203,13 +198,13 @@ fn session_response(
 
 fn bad_refresh() -> ApiError {
     ApiError::new(
-        StatusCode::UNAUTHORIZED,
         ErrorCode::InvalidRefreshToken,
         "Your session has ended. Please log in again.",
     )
 }
 
 /// Spends a refresh token for a new pair. A token presented twice revokes its family.
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse> {
     let now = state.now_ms();
     let hash = secret::hash(token.trim());
@@ -228,7 +223,6 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
             .await?;
         tracing::warn!(session_id = %row.session_id, "refresh token reuse; session revoked");
         Err::<SessionResponse, ApiError>(ApiError::new(
-            StatusCode::UNAUTHORIZED,
             ErrorCode::RefreshTokenReused,
             "This session was ended because its token was used twice. Please log in again.",
         ))
@@ -254,6 +248,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
 }
 
 /// Ends this device's session.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id), err(level = "info"))]
 pub async fn log_out(state: &AppState, auth: &AuthUser) -> ApiResult<()> {
     state
         .db
@@ -273,16 +268,13 @@ async fn check_current_password(state: &AppState, auth: &AuthUser, pw: &str) -> 
     check_throttle(state, &keys).await?;
     if !verify_password(state, pw.to_owned(), user.password_hash).await? {
         record_failures(state, &keys).await?;
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            ErrorCode::InvalidCredentials,
-            "Your current password is not correct.",
-        ));
+        return Err(ApiError::wrong_current_password());
     }
     Ok(user.email)
 }
 
 /// Changes the password and ends every other session.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id), err(level = "info"))]
 pub async fn change_password(
     state: &AppState,
     auth: &AuthUser,
@@ -291,11 +283,7 @@ pub async fn change_password(
 ) -> ApiResult<()> {
     let email = check_current_password(state, auth, current).await?;
     if let Some(why) = password::weakness(new, &email) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorCode::WeakPassword,
-            why,
-        ));
+        return Err(ApiError::new(ErrorCode::WeakPassword, why));
     }
     let hash = hash_password(state, new.to_owned()).await?;
     state.db.set_password_hash(auth.user_id, &hash).await?;
@@ -312,6 +300,7 @@ pub async fn change_password(
 }
 
 /// Deletes the account with every capsule, photo and stored byte of it.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id), err(level = "info"))]
 pub async fn delete_account(state: &AppState, auth: &AuthUser, pw: &str) -> ApiResult<()> {
     check_current_password(state, auth, pw).await?;
     let prefix = keys::user_prefix(auth.user_id);

@@ -1,6 +1,5 @@
 //! Drafts, sealing and deletion of capsules.
 
-use axum::http::StatusCode;
 use protocol::{Capsule, CapsuleState, CapsuleWrite, ErrorCode};
 use uuid::Uuid;
 
@@ -42,7 +41,6 @@ fn fields_of(row: &CapsuleRow) -> CapsuleFields {
 
 fn version_conflict(current: i64) -> ApiError {
     ApiError::new(
-        StatusCode::CONFLICT,
         ErrorCode::VersionConflict,
         format!("This capsule was changed elsewhere (now at version {current}); reload and merge."),
     )
@@ -50,6 +48,7 @@ fn version_conflict(current: i64) -> ApiError {
 
 /// Creates a draft (no `If-Match`) or updates one at the given version. Returns whether it
 /// was created, and the capsule.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %id), err(level = "info"))]
 pub async fn put(
     state: &AppState,
     auth: &AuthUser,
@@ -100,11 +99,12 @@ pub async fn put(
     let row = capsules::capsule(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
-    tx.commit().await.map_err(crate::db::q)?;
+    tx.commit().await?;
     Ok((created, views::capsule(row, None)))
 }
 
 /// The capsule with its photos (while visible).
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %id), err(level = "info"))]
 pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsule> {
     let row = owned(state.db.capsule(id).await?, auth)?;
     let photos = if access::contents_visible(row.state) {
@@ -121,6 +121,7 @@ pub async fn get(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<Capsu
 }
 
 /// Seals a draft after checking the seal rules; sealing a sealed capsule again answers it.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %id), err(level = "info"))]
 pub async fn seal(
     state: &AppState,
     auth: &AuthUser,
@@ -139,17 +140,15 @@ pub async fn seal(
     {
         return Err(version_conflict(row.version));
     }
-    let unprocessable =
-        |code, msg: String| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg);
     let Some(open_at) = row.open_at else {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::OpenAtMissing,
-            "Pick an open date before sealing.".into(),
+            "Pick an open date before sealing.",
         ));
     };
     let lead = chrono::Duration::from_std(state.settings.min_lead).unwrap_or_default();
     if open_at < to_ms(now + lead) {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::OpenAtTooSoon,
             format!(
                 "The open date must be at least {} from now.",
@@ -158,14 +157,14 @@ pub async fn seal(
         ));
     }
     if row.photo_count == 0 && row.note.trim().is_empty() {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::CapsuleEmpty,
-            "Add a photo or write a note before sealing.".into(),
+            "Add a photo or write a note before sealing.",
         ));
     }
     let pending = photos::pending_count(&mut tx, id).await?;
     if pending > 0 {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::PhotoNotUploaded,
             format!("{pending} photo(s) have not finished uploading; wait for them, then seal."),
         ));
@@ -186,13 +185,14 @@ pub async fn seal(
     let row = capsules::capsule(&mut tx, id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
-    tx.commit().await.map_err(crate::db::q)?;
+    tx.commit().await?;
     tracing::info!(capsule_id = %id, "capsule sealed");
     Ok(views::capsule(row, None))
 }
 
 /// Deletes a capsule (any state: it is the owner's to abandon), its photos, and the bytes
 /// nothing else points at.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %id), err(level = "info"))]
 pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()> {
     let mut tx = state.db.begin().await?;
     let seq = reserve_seq(&mut tx, auth.user_id, 1).await?;
@@ -210,7 +210,7 @@ pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()
         true,
     )
     .await?;
-    tx.commit().await.map_err(crate::db::q)?;
+    tx.commit().await?;
     for sha in hashes {
         gc::collect(&state.db, state.blobs.as_ref(), auth.user_id, &sha).await;
     }
@@ -218,6 +218,7 @@ pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()
 }
 
 /// Withdraws the link one recipient of an opened capsule got; it answers 404 from then on.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %id), err(level = "info"))]
 pub async fn revoke_link(
     state: &AppState,
     auth: &AuthUser,

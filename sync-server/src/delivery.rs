@@ -16,12 +16,12 @@ use uuid::Uuid;
 use crate::auth::secret;
 use crate::blob::keys;
 use crate::clock::{from_ms, to_ms};
+use crate::db::DbResult;
 use crate::db::capsules::CapsuleRow;
 use crate::db::changes::{self, ChangeEntry, ChangeKind};
 use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery, OpenedCapsule};
 use crate::db::photos::PhotoRow;
 use crate::db::users::reserve_seq;
-use crate::db::{DbResult, q};
 use crate::mail::compose::{self, CapsuleEmail, MAX_INLINE_PHOTOS};
 use crate::state::AppState;
 
@@ -40,6 +40,7 @@ pub struct DeliveryReport {
 }
 
 /// Opens what is due and sends what is due, until nothing due is left for this call.
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DeliveryReport> {
     let opened = open_due(state, now).await?;
     let mut report = send_due(state, now).await?;
@@ -51,6 +52,7 @@ pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result
 }
 
 /// Opens every sealed capsule whose date has passed and queues its deliveries.
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn open_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<u64> {
     let mut opened = 0;
     loop {
@@ -63,6 +65,7 @@ pub async fn open_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<u6
 }
 
 /// Sends every delivery that is due and not leased by another worker.
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DeliveryReport> {
     let mut report = DeliveryReport::default();
     let worker = Uuid::new_v4().to_string();
@@ -175,7 +178,7 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
         }
         changes::record_many(&mut tx, user, &entries).await?;
     }
-    tx.commit().await.map_err(q)?;
+    tx.commit().await?;
     for c in &opened {
         tracing::info!(capsule_id = %c.id, "capsule opened");
     }

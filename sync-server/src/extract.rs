@@ -20,16 +20,11 @@ impl From<JsonRejection> for ApiError {
     fn from(r: JsonRejection) -> Self {
         match r {
             JsonRejection::MissingJsonContentType(_) => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
                 "Send the body as JSON (Content-Type: application/json).",
             ),
             JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                ApiError::new(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    ErrorCode::PayloadTooLarge,
-                    "The request body is too large.",
-                )
+                ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
             }
             other => ApiError::bad_request(format!(
                 "The request body is not valid: {}",

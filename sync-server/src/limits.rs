@@ -76,8 +76,7 @@ impl HashSlots {
             let _slot = permit;
             f()
         })
-        .await
-        .map_err(anyhow::Error::from)?;
+        .await?;
         Ok(out)
     }
 }

@@ -28,6 +28,7 @@ pub struct Shared {
 }
 
 /// Resolves a link token; None for anything that must look like "no such page".
+#[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn resolve(state: &AppState, token: &str) -> ApiResult<Option<Shared>> {
     if token.len() < 32 || token.len() > 64 {
         return Ok(None);

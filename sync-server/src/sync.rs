@@ -13,6 +13,7 @@ use crate::state::AppState;
 use crate::views;
 
 /// One page of changes after `since`.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, since), err(level = "info"))]
 pub async fn pull(
     state: &AppState,
     auth: &AuthUser,

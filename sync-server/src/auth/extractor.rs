@@ -2,7 +2,6 @@
 //! token of a live session.
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use protocol::ErrorCode;
 use uuid::Uuid;
@@ -36,7 +35,6 @@ impl FromRequestParts<AppState> for AuthUser {
             .verify(token.trim(), TYPE_ACCESS, state.now_ms())
             .map_err(|e| match e {
                 TokenError::Expired => ApiError::new(
-                    StatusCode::UNAUTHORIZED,
                     ErrorCode::TokenExpired,
                     "Your session token has expired; refresh it.",
                 ),

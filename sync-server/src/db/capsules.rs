@@ -4,7 +4,7 @@ use protocol::CapsuleState;
 use sqlx::{Any, AnyConnection, FromRow};
 use uuid::Uuid;
 
-use super::{Db, DbResult, Recipients, q};
+use super::{Db, DbResult, Recipients};
 
 /// A stored capsule with its photo count.
 #[derive(Debug, Clone, FromRow)]
@@ -46,19 +46,18 @@ pub(crate) const CAPSULE_COLUMNS: &str = "c.id, c.user_id, c.title, c.note, c.op
 impl Db {
     /// One capsule, whoever owns it (callers check ownership).
     pub async fn capsule(&self, id: Uuid) -> DbResult<Option<CapsuleRow>> {
-        capsule(&mut *self.pool.acquire().await.map_err(q)?, id).await
+        capsule(&mut *self.pool.acquire().await?, id).await
     }
 }
 
 /// One capsule on a given connection (inside a transaction).
 pub async fn capsule(conn: &mut AnyConnection, id: Uuid) -> DbResult<Option<CapsuleRow>> {
-    sqlx::query_as::<Any, CapsuleRow>(&format!(
+    Ok(sqlx::query_as::<Any, CapsuleRow>(&format!(
         "SELECT {CAPSULE_COLUMNS} FROM capsules c WHERE c.id = $1"
     ))
     .bind(id.to_string())
     .fetch_optional(conn)
-    .await
-    .map_err(q)
+    .await?)
 }
 
 /// Inserts a new draft at version 1.
@@ -83,8 +82,7 @@ pub async fn insert(
     .bind(f.recipients.to_json())
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }
 
@@ -110,8 +108,7 @@ pub async fn update(
     .bind(f.recipients.to_json())
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -124,8 +121,7 @@ pub async fn seal(conn: &mut AnyConnection, id: Uuid, now: i64) -> DbResult<bool
     .bind(id.to_string())
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(done.rows_affected() == 1)
 }
 
@@ -134,8 +130,7 @@ pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> DbResult<()> {
     sqlx::query("DELETE FROM capsules WHERE id = $1")
         .bind(id.to_string())
         .execute(conn)
-        .await
-        .map_err(q)?;
+        .await?;
     Ok(())
 }
 
@@ -145,7 +140,6 @@ pub async fn count_photos(conn: &mut AnyConnection, id: Uuid, delta: i64) -> DbR
         .bind(id.to_string())
         .bind(delta)
         .execute(conn)
-        .await
-        .map_err(q)?;
+        .await?;
     Ok(())
 }

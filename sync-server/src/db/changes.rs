@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbResult, ROWS_PER_STATEMENT, q};
+use super::{Db, DbResult, ROWS_PER_STATEMENT};
 
 /// What a feed entry is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl Db {
         since: i64,
         limit: i64,
     ) -> DbResult<Vec<ChangeRow>> {
-        sqlx::query_as::<Any, ChangeRow>(&format!(
+        Ok(sqlx::query_as::<Any, ChangeRow>(&format!(
             "SELECT ch.seq, ch.kind, ch.entity_id, ch.capsule_id AS change_capsule_id, \
                ch.deleted, {CAPSULE_COLUMNS} \
              FROM changes ch \
@@ -110,8 +110,7 @@ impl Db {
         .bind(since)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// The photos of a user with these ids, with their capsules' states.
@@ -131,7 +130,7 @@ impl Db {
         for id in ids {
             query = query.bind(id.to_string());
         }
-        query.fetch_all(&self.pool).await.map_err(q)
+        Ok(query.fetch_all(&self.pool).await?)
     }
 }
 
@@ -158,8 +157,7 @@ pub async fn record(
     .bind(seq)
     .bind(i64::from(deleted))
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }
 
@@ -232,7 +230,7 @@ pub async fn record_many(
                 .bind(e.capsule_id.to_string())
                 .bind(e.seq);
         }
-        query.execute(&mut *conn).await.map_err(q)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }
@@ -247,7 +245,6 @@ pub async fn forget_photos_of(
         .bind(user_id.to_string())
         .bind(capsule_id.to_string())
         .execute(conn)
-        .await
-        .map_err(q)?;
+        .await?;
     Ok(())
 }

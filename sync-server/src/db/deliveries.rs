@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, Recipients, fetch_in, in_list, q};
+use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, Recipients, fetch_in, in_list};
 
 /// A capsule that has just been opened by this worker.
 #[derive(Debug, Clone, FromRow)]
@@ -86,7 +86,7 @@ impl Db {
         now: i64,
         limit: i64,
     ) -> DbResult<Vec<OpenedCapsule>> {
-        sqlx::query_as::<Any, OpenedCapsule>(&format!(
+        Ok(sqlx::query_as::<Any, OpenedCapsule>(&format!(
             "UPDATE capsules SET state = 'opened', opened_at = $1, version = version + 1, \
              updated_at = $1 \
              WHERE id IN (SELECT id FROM capsules WHERE state = 'sealed' AND open_at <= $1 \
@@ -97,8 +97,7 @@ impl Db {
         .bind(now)
         .bind(limit)
         .fetch_all(conn)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// Leases up to `limit` deliveries that are due, counting the attempt.
@@ -109,7 +108,7 @@ impl Db {
         lease_until: i64,
         limit: i64,
     ) -> DbResult<Vec<ClaimedDelivery>> {
-        sqlx::query_as::<Any, ClaimedDelivery>(&format!(
+        Ok(sqlx::query_as::<Any, ClaimedDelivery>(&format!(
             "UPDATE deliveries SET lease_owner = $2, lease_until = $3, attempts = attempts + 1 \
              WHERE id IN (SELECT id FROM deliveries WHERE status = 'queued' \
                           AND next_attempt_at <= $1 \
@@ -123,8 +122,7 @@ impl Db {
         .bind(lease_until)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// Records sent emails in one statement; the raw link tokens are dropped now that they
@@ -141,14 +139,14 @@ impl Db {
             for id in chunk {
                 query = query.bind(id.to_string());
             }
-            query.execute(&self.pool).await.map_err(q)?;
+            query.execute(&self.pool).await?;
         }
         Ok(())
     }
 
     /// Capsules with their owners' addresses, for composing emails.
     pub async fn capsules_for_mail(&self, ids: &[Uuid]) -> DbResult<Vec<MailCapsuleRow>> {
-        let mut conn = self.pool.acquire().await.map_err(q)?;
+        let mut conn = self.pool.acquire().await?;
         let sql = format!(
             "SELECT {CAPSULE_COLUMNS}, u.email AS owner_email FROM capsules c \
              JOIN users u ON u.id = c.user_id WHERE c.id IN ({{ids}})"
@@ -158,7 +156,7 @@ impl Db {
 
     /// The ready photos of these capsules, oldest first.
     pub async fn photos_of_capsules(&self, capsule_ids: &[Uuid]) -> DbResult<Vec<PhotoRow>> {
-        let mut conn = self.pool.acquire().await.map_err(q)?;
+        let mut conn = self.pool.acquire().await?;
         let sql = format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.state = 'ready' \
              AND p.capsule_id IN ({{ids}}) ORDER BY p.created_at, p.id"
@@ -191,33 +189,31 @@ impl Db {
             .bind(worker)
             .bind(error),
         };
-        query.execute(&self.pool).await.map_err(q)?;
+        query.execute(&self.pool).await?;
         Ok(())
     }
 
     /// The deliveries of a capsule, in recipient order.
     pub async fn deliveries_of(&self, capsule_id: Uuid) -> DbResult<Vec<DeliveryRow>> {
-        sqlx::query_as::<Any, DeliveryRow>(
+        Ok(sqlx::query_as::<Any, DeliveryRow>(
             "SELECT id, capsule_id, recipient, status, attempts, last_error, sent_at, \
              link_expires_at, link_revoked_at FROM deliveries WHERE capsule_id = $1 \
              ORDER BY created_at, recipient",
         )
         .bind(capsule_id.to_string())
         .fetch_all(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// The delivery a recipient link points at.
     pub async fn delivery_by_link(&self, link_hash: &str) -> DbResult<Option<DeliveryRow>> {
-        sqlx::query_as::<Any, DeliveryRow>(
+        Ok(sqlx::query_as::<Any, DeliveryRow>(
             "SELECT id, capsule_id, recipient, status, attempts, last_error, sent_at, \
              link_expires_at, link_revoked_at FROM deliveries WHERE link_hash = $1",
         )
         .bind(link_hash)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// Withdraws a recipient's link; false when the capsule has no delivery to them.
@@ -230,19 +226,17 @@ impl Db {
         .bind(recipient)
         .bind(now)
         .execute(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Counts deliveries by status (for tests, probes and the benchmark).
     pub async fn delivery_counts(&self) -> DbResult<Vec<(String, i64)>> {
-        sqlx::query_as::<Any, (String, i64)>(
+        Ok(sqlx::query_as::<Any, (String, i64)>(
             "SELECT status, COUNT(*) FROM deliveries GROUP BY status ORDER BY status",
         )
         .fetch_all(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 }
 
@@ -284,7 +278,7 @@ pub async fn queue_many(
                 .bind(&d.link_token)
                 .bind(d.link_expires_at);
         }
-        query.execute(&mut *conn).await.map_err(q)?;
+        query.execute(&mut *conn).await?;
     }
     Ok(())
 }

@@ -131,24 +131,20 @@ impl Db {
                 })
             })
             .connect(url)
-            .await
-            .map_err(DbError::classify)?;
+            .await?;
         MIGRATOR.run(&pool).await?;
         Ok(Self { pool, kind })
     }
 
     /// Readiness probe.
     pub async fn ping(&self) -> DbResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map_err(DbError::classify)?;
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     /// Starts a transaction.
     pub async fn begin(&self) -> DbResult<sqlx::Transaction<'static, sqlx::Any>> {
-        self.pool.begin().await.map_err(DbError::classify)
+        Ok(self.pool.begin().await?)
     }
 }
 
@@ -180,11 +176,7 @@ where
         for id in chunk {
             query = query.bind(id.to_string());
         }
-        out.extend(query.fetch_all(&mut *conn).await.map_err(q)?);
+        out.extend(query.fetch_all(&mut *conn).await?);
     }
     Ok(out)
-}
-
-pub(crate) fn q(err: sqlx::Error) -> DbError {
-    DbError::classify(err)
 }

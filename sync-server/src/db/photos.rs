@@ -4,7 +4,7 @@ use protocol::PhotoState;
 use sqlx::{Any, AnyConnection, FromRow};
 use uuid::Uuid;
 
-use super::{Db, DbResult, q};
+use super::{Db, DbResult};
 
 /// A stored photo.
 #[derive(Debug, Clone, FromRow)]
@@ -43,39 +43,36 @@ pub(crate) const PHOTO_COLUMNS: &str = "p.id, p.capsule_id, p.user_id, p.sha256,
 impl Db {
     /// One photo, whoever owns it.
     pub async fn photo(&self, id: Uuid) -> DbResult<Option<PhotoRow>> {
-        sqlx::query_as::<Any, PhotoRow>(&format!(
+        Ok(sqlx::query_as::<Any, PhotoRow>(&format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id = $1"
         ))
         .bind(id.to_string())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// The photos of a capsule in the order they were added (their ids are UUIDv7s the
     /// client made when adding them).
     pub async fn photos_of(&self, capsule_id: Uuid) -> DbResult<Vec<PhotoRow>> {
-        sqlx::query_as::<Any, PhotoRow>(&format!(
+        Ok(sqlx::query_as::<Any, PhotoRow>(&format!(
             "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.capsule_id = $1 \
              ORDER BY p.id"
         ))
         .bind(capsule_id.to_string())
         .fetch_all(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// The verified blob of a user with this hash, if any.
     pub async fn blob(&self, user_id: Uuid, sha256: &str) -> DbResult<Option<BlobRow>> {
-        sqlx::query_as::<Any, BlobRow>(
+        Ok(sqlx::query_as::<Any, BlobRow>(
             "SELECT sha256, size, content_type, width, height FROM blobs \
              WHERE user_id = $1 AND sha256 = $2",
         )
         .bind(user_id.to_string())
         .bind(sha256)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// Forgets a blob row once nothing points at it (its bytes are deleted by the caller).
@@ -88,21 +85,19 @@ impl Db {
         .bind(user_id.to_string())
         .bind(sha256)
         .execute(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 }
 
 /// One photo on a connection.
 pub async fn photo(conn: &mut AnyConnection, id: Uuid) -> DbResult<Option<PhotoRow>> {
-    sqlx::query_as::<Any, PhotoRow>(&format!(
+    Ok(sqlx::query_as::<Any, PhotoRow>(&format!(
         "SELECT {PHOTO_COLUMNS} FROM photos p WHERE p.id = $1"
     ))
     .bind(id.to_string())
     .fetch_optional(conn)
-    .await
-    .map_err(q)
+    .await?)
 }
 
 /// Inserts a declared photo.
@@ -125,8 +120,7 @@ pub async fn insert(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
     .bind(p.height)
     .bind(p.created_at)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }
 
@@ -146,8 +140,7 @@ pub async fn redeclare(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
     .bind(p.width)
     .bind(p.height)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }
 
@@ -170,8 +163,7 @@ pub async fn insert_blob(
     .bind(b.height)
     .bind(now)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }
 
@@ -186,8 +178,7 @@ pub async fn mark_ready(conn: &mut AnyConnection, id: Uuid, b: &BlobRow) -> DbRe
     .bind(b.width)
     .bind(b.height)
     .execute(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }
 
@@ -196,25 +187,28 @@ pub async fn delete(conn: &mut AnyConnection, id: Uuid) -> DbResult<()> {
     sqlx::query("DELETE FROM photos WHERE id = $1")
         .bind(id.to_string())
         .execute(conn)
-        .await
-        .map_err(q)?;
+        .await?;
     Ok(())
 }
 
 /// Counts a capsule's photos that are not yet ready.
 pub async fn pending_count(conn: &mut AnyConnection, capsule_id: Uuid) -> DbResult<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM photos WHERE capsule_id = $1 AND state <> 'ready'")
+    Ok(
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM photos WHERE capsule_id = $1 AND state <> 'ready'",
+        )
         .bind(capsule_id.to_string())
         .fetch_one(conn)
-        .await
-        .map_err(q)
+        .await?,
+    )
 }
 
 /// Distinct hashes a capsule's photos point at (for blob clean-up after deletion).
 pub async fn hashes_of(conn: &mut AnyConnection, capsule_id: Uuid) -> DbResult<Vec<String>> {
-    sqlx::query_scalar("SELECT DISTINCT sha256 FROM photos WHERE capsule_id = $1")
-        .bind(capsule_id.to_string())
-        .fetch_all(conn)
-        .await
-        .map_err(q)
+    Ok(
+        sqlx::query_scalar("SELECT DISTINCT sha256 FROM photos WHERE capsule_id = $1")
+            .bind(capsule_id.to_string())
+            .fetch_all(conn)
+            .await?,
+    )
 }

@@ -3,7 +3,7 @@
 use sqlx::{Any, FromRow};
 use uuid::Uuid;
 
-use super::{Db, DbResult, q};
+use super::{Db, DbResult};
 
 /// A refresh token joined with its session.
 #[derive(Debug, Clone, FromRow)]
@@ -38,24 +38,22 @@ impl Db {
         .bind(device_name)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(q)?;
+        .await?;
         insert_token(&mut tx, token_hash, session_id, now, expires_at).await?;
-        tx.commit().await.map_err(q)?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Finds a refresh token by its hash.
     pub async fn refresh_token(&self, token_hash: &str) -> DbResult<Option<RefreshRow>> {
-        sqlx::query_as::<Any, RefreshRow>(
+        Ok(sqlx::query_as::<Any, RefreshRow>(
             "SELECT t.session_id, s.user_id, t.expires_at, t.used_at, s.revoked_at \
              FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
              WHERE t.token_hash = $1",
         )
         .bind(token_hash)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// Spends a refresh token and issues its successor in one step. False when the token
@@ -75,8 +73,7 @@ impl Db {
         .bind(old_hash)
         .bind(now)
         .execute(&mut *tx)
-        .await
-        .map_err(q)?;
+        .await?;
         if spent.rows_affected() != 1 {
             return Ok(false);
         }
@@ -85,9 +82,8 @@ impl Db {
             .bind(session_id.to_string())
             .bind(now)
             .execute(&mut *tx)
-            .await
-            .map_err(q)?;
-        tx.commit().await.map_err(q)?;
+            .await?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -101,8 +97,7 @@ impl Db {
         .bind(now)
         .bind(reason)
         .execute(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(())
     }
 
@@ -123,8 +118,7 @@ impl Db {
         .bind(now)
         .bind(reason)
         .execute(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(())
     }
 
@@ -137,8 +131,7 @@ impl Db {
         .bind(session_id.to_string())
         .bind(user_id.to_string())
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(found.is_some())
     }
 }
@@ -159,7 +152,6 @@ async fn insert_token(
     .bind(now)
     .bind(expires_at)
     .execute(&mut **tx)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Failed log-in counters in fixed windows.
 
-use super::{Db, DbResult, q};
+use super::{Db, DbResult};
 
 impl Db {
     /// Failures recorded for `key` in the window that started at or after `window_start`.
@@ -11,8 +11,7 @@ impl Db {
         .bind(key)
         .bind(window_start)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(n.unwrap_or(0))
     }
 
@@ -35,8 +34,7 @@ impl Db {
         .bind(now)
         .bind(window_start)
         .execute(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(())
     }
 
@@ -45,8 +43,7 @@ impl Db {
         sqlx::query("DELETE FROM auth_throttle WHERE key = $1")
             .bind(key)
             .execute(&self.pool)
-            .await
-            .map_err(q)?;
+            .await?;
         Ok(())
     }
 }

@@ -3,7 +3,7 @@
 use sqlx::{Any, AnyConnection, FromRow};
 use uuid::Uuid;
 
-use super::{Db, DbResult, q};
+use super::{Db, DbResult};
 
 /// A stored account.
 #[derive(Debug, Clone, FromRow)]
@@ -32,29 +32,28 @@ impl Db {
         .bind(password_hash)
         .bind(now)
         .execute(&self.pool)
-        .await
-        .map_err(q)?;
+        .await?;
         Ok(done.rows_affected() == 1)
     }
 
     /// Looks an account up by normalised email.
     pub async fn user_by_email(&self, email: &str) -> DbResult<Option<UserRow>> {
-        sqlx::query_as::<Any, UserRow>(
+        Ok(sqlx::query_as::<Any, UserRow>(
             "SELECT id, email, password_hash FROM users WHERE email = $1",
         )
         .bind(email)
         .fetch_optional(&self.pool)
-        .await
-        .map_err(q)
+        .await?)
     }
 
     /// Looks an account up by id.
     pub async fn user_by_id(&self, id: Uuid) -> DbResult<Option<UserRow>> {
-        sqlx::query_as::<Any, UserRow>("SELECT id, email, password_hash FROM users WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q)
+        Ok(sqlx::query_as::<Any, UserRow>(
+            "SELECT id, email, password_hash FROM users WHERE id = $1",
+        )
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?)
     }
 
     /// Replaces the password hash.
@@ -63,8 +62,7 @@ impl Db {
             .bind(id.to_string())
             .bind(password_hash)
             .execute(&self.pool)
-            .await
-            .map_err(q)?;
+            .await?;
         Ok(())
     }
 
@@ -73,8 +71,7 @@ impl Db {
         sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id.to_string())
             .execute(&self.pool)
-            .await
-            .map_err(q)?;
+            .await?;
         Ok(())
     }
 }
@@ -90,7 +87,6 @@ pub async fn reserve_seq(conn: &mut AnyConnection, user_id: Uuid, n: i64) -> DbR
     .bind(user_id.to_string())
     .bind(n)
     .fetch_one(conn)
-    .await
-    .map_err(q)?;
+    .await?;
     Ok(last - n + 1)
 }

@@ -31,6 +31,7 @@ pub enum Download {
 }
 
 /// Serves a photo's original or thumbnail to its owner, never while the capsule is sealed.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %capsule_id, photo_id = %photo_id, ?variant), err(level = "info"))]
 pub async fn fetch(
     state: &AppState,
     auth: &AuthUser,

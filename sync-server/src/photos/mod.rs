@@ -32,6 +32,7 @@ pub fn clean_file_name(name: &str) -> Option<String> {
 }
 
 /// Removes a photo from a draft.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %capsule_id, photo_id = %photo_id), err(level = "info"))]
 pub async fn remove(
     state: &AppState,
     auth: &AuthUser,
@@ -47,7 +48,7 @@ pub async fn remove(
     photos::delete(&mut tx, pid).await?;
     capsules::count_photos(&mut tx, cid, -1).await?;
     changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, true).await?;
-    tx.commit().await.map_err(crate::db::q)?;
+    tx.commit().await?;
     let _ = state.blobs.delete(&keys::staging(auth.user_id, pid)).await;
     // Bytes uploaded straight to their key but never completed have no blob row to
     // collect them by.

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 
 use axum::body::Body;
-use axum::http::StatusCode;
 use futures_util::StreamExt;
 use protocol::{ErrorCode, Photo, PhotoState, PhotoWrite, UploadTarget};
 use sha2::{Digest, Sha256};
@@ -27,10 +26,6 @@ use crate::imaging::{self, ACCEPTED_TYPES};
 use crate::state::AppState;
 use crate::views;
 
-fn unprocessable(code: ErrorCode, msg: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, msg)
-}
-
 fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
     let sha = w.sha256.trim().to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -39,14 +34,13 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
         ));
     }
     if w.size == 0 {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::EmptyPhoto,
             "This photo file is empty.",
         ));
     }
     if w.size > state.settings.max_photo_bytes {
         return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::PhotoTooLarge,
             format!(
                 "This photo is larger than the {} MB limit.",
@@ -59,13 +53,13 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
         ct.as_str(),
         "image/heic" | "image/heif" | "image/heic-sequence"
     ) {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::HeicNotSupported,
             "HEIC/HEIF photos are not supported yet. Export the photo as JPEG and add it again.",
         ));
     }
     if !ACCEPTED_TYPES.contains(&ct.as_str()) {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::UnsupportedImageFormat,
             "Only JPEG, PNG, WebP, GIF, TIFF and BMP photos are accepted.",
         ));
@@ -75,6 +69,7 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
 
 /// Declares a photo of a draft. Answers with where to send the bytes, or no upload at all
 /// when this user's library already holds those bytes.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %capsule_id, photo_id = %photo_id), err(level = "info"))]
 pub async fn declare(
     state: &AppState,
     auth: &AuthUser,
@@ -116,11 +111,7 @@ pub async fn declare(
         }
         Some(existing) if existing.state == PhotoState::Ready => {
             if existing.sha256 != sha {
-                return Err(ApiError::new(
-                    StatusCode::CONFLICT,
-                    ErrorCode::ValidationFailed,
-                    "This photo id already holds other bytes; use a new id.",
-                ));
+                return Err(ApiError::photo_id_taken());
             }
             return Ok((views::photo(&existing), None));
         }
@@ -134,7 +125,7 @@ pub async fn declare(
         }
     }
     changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, false).await?;
-    tx.commit().await.map_err(crate::db::q)?;
+    tx.commit().await?;
     if known.is_some() {
         return Ok((views::photo(&row), None));
     }
@@ -202,14 +193,14 @@ impl Drop for TempFile {
 }
 
 fn size_mismatch(expected: u64, got: u64) -> ApiError {
-    unprocessable(
+    ApiError::new(
         ErrorCode::SizeMismatch,
         format!("The upload has {got} bytes but {expected} were declared; upload it again."),
     )
 }
 
 fn hash_mismatch() -> ApiError {
-    unprocessable(
+    ApiError::new(
         ErrorCode::HashMismatch,
         "The uploaded bytes do not match the declared SHA-256; upload the photo again.",
     )
@@ -217,6 +208,7 @@ fn hash_mismatch() -> ApiError {
 
 /// Receives the bytes of a photo through the server (the folder store's upload target),
 /// streaming them to disk while hashing: memory stays flat whatever the size.
+#[tracing::instrument(skip_all, fields(photo_id = %photo_id), err(level = "info"))]
 pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) -> ApiResult<()> {
     let claims = state
         .tokens
@@ -226,11 +218,10 @@ pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) 
                 TokenError::Expired => "This upload link has expired; ask for a new one.",
                 TokenError::Invalid => "This upload link is not valid.",
             };
-            ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::InvalidUploadToken, msg)
+            ApiError::new(ErrorCode::InvalidUploadToken, msg)
         })?;
     if claims.sid != photo_id.to_string() {
         return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
             ErrorCode::InvalidUploadToken,
             "This upload link is for another photo.",
         ));
@@ -243,33 +234,21 @@ pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) 
         .ok_or_else(|| ApiError::not_found("photo"))?;
     let expected = u64::try_from(row.size).unwrap_or(0);
     let tmp = TempFile::new(state);
-    let mut file = tokio::fs::File::create(&tmp.0)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let mut file = tokio::fs::File::create(&tmp.0).await?;
     let mut hasher = Sha256::new();
     let mut got: u64 = 0;
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                ErrorCode::UploadIncomplete,
-                format!("The upload was interrupted ({e}); send it again."),
-            )
-        })?;
+        let chunk = chunk.map_err(ApiError::upload_interrupted)?;
         got += chunk.len() as u64;
         if got > expected {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ErrorCode::SizeMismatch,
-                format!("The upload is larger than the {expected} bytes declared."),
-            ));
+            return Err(ApiError::upload_too_long(expected));
         }
         hasher.update(&chunk);
-        file.write_all(&chunk).await.map_err(anyhow::Error::from)?;
+        file.write_all(&chunk).await?;
     }
-    file.flush().await.map_err(anyhow::Error::from)?;
-    file.sync_all().await.map_err(anyhow::Error::from)?;
+    file.flush().await?;
+    file.sync_all().await?;
     drop(file);
     if got != expected {
         return Err(size_mismatch(expected, got));
@@ -298,9 +277,7 @@ async fn read_back(
     let Some(mut obj) = state.blobs.get(key).await? else {
         return Ok(None);
     };
-    let mut file = tokio::fs::File::create(dest)
-        .await
-        .map_err(anyhow::Error::from)?;
+    let mut file = tokio::fs::File::create(dest).await?;
     let mut hasher = Sha256::new();
     let mut got: u64 = 0;
     let mut buf = vec![0u8; 256 * 1024];
@@ -319,16 +296,15 @@ async fn read_back(
             return Ok(Some((got, String::new())));
         }
         hasher.update(&buf[..n]);
-        file.write_all(&buf[..n])
-            .await
-            .map_err(anyhow::Error::from)?;
+        file.write_all(&buf[..n]).await?;
     }
-    file.flush().await.map_err(anyhow::Error::from)?;
+    file.flush().await?;
     Ok(Some((got, hex::encode(hasher.finalize()))))
 }
 
 /// Verifies an uploaded photo (size, hash, image), stores its original and thumbnail under
 /// content-addressed keys, and marks it ready.
+#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %capsule_id, photo_id = %photo_id), err(level = "info"))]
 pub async fn complete(
     state: &AppState,
     auth: &AuthUser,
@@ -353,7 +329,7 @@ pub async fn complete(
     let ready = photos::photo(&mut tx, pid)
         .await?
         .ok_or_else(|| ApiError::not_found("photo"))?;
-    tx.commit().await.map_err(crate::db::q)?;
+    tx.commit().await?;
     Ok(views::photo(&ready))
 }
 
@@ -372,7 +348,7 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
     let expected = u64::try_from(row.size).unwrap_or(0);
     let tmp = TempFile::new(state);
     let Some((got, sha)) = read_back(state, &staging, &tmp.0, expected).await? else {
-        return Err(unprocessable(
+        return Err(ApiError::new(
             ErrorCode::UploadIncomplete,
             "The photo's bytes have not arrived; upload them, then complete.",
         ));
@@ -388,12 +364,7 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
     if sha != row.sha256 {
         return refuse(hash_mismatch()).await;
     }
-    let permit = state
-        .decode_permits
-        .clone()
-        .acquire_owned()
-        .await
-        .map_err(anyhow::Error::from)?;
+    let permit = state.decode_permits.clone().acquire_owned().await?;
     let path = tmp.0.clone();
     let max_pixels = state.settings.max_photo_pixels;
     let inspected = tokio::task::spawn_blocking(move || {
@@ -401,11 +372,10 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
         drop(permit);
         r
     })
-    .await
-    .map_err(anyhow::Error::from)?;
+    .await?;
     let inspected = match inspected {
         Ok(i) => i,
-        Err(rej) => return refuse(unprocessable(rej.code, rej.message)).await,
+        Err(rej) => return refuse(ApiError::new(rej.code, rej.message)).await,
     };
     state
         .blobs

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -134,7 +134,6 @@ async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> 
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(res) => res,
         Err(_) => ApiError::new(
-            StatusCode::REQUEST_TIMEOUT,
             ErrorCode::Timeout,
             "The request took too long. Please try again.",
         )

@@ -44,7 +44,7 @@ async fn pull(
     // Sized up front: a page of 100 capsules is ~45 KB, and growing by doubling copies it
     // several times.
     let mut body = Vec::with_capacity(512 + page.changes.len() * 600);
-    serde_json::to_writer(&mut body, &page).map_err(anyhow::Error::from)?;
+    serde_json::to_writer(&mut body, &page)?;
     Ok((
         [(
             header::CONTENT_TYPE,
