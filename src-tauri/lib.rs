@@ -12,25 +12,23 @@ mod transfers;
 mod tray;
 mod window;
 
-use std::io::IsTerminal;
 use std::time::Instant;
 
 use anyhow::Context;
 use tauri::Manager;
-use tracing_subscriber::EnvFilter;
 
 pub use bindings::{BINDINGS, export as export_bindings};
 
 /// Runs the app until the person quits it.
 pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ITC_LOG").unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    logging::Logs {
+        filter_var: "ITC_LOG",
+        default_filter: "info",
+        format: logging::Format::Text,
+        output: logging::Output::Stderr,
+    }
+    .init();
     let args = cli::Args::from_env();
     let specta = bindings::builder();
     let invoke = specta.invoke_handler();

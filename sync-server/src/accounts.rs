@@ -66,16 +66,18 @@ pub async fn sign_up(
 async fn count_sign_up(state: &AppState, key: &str) -> ApiResult<()> {
     let s = &state.settings;
     let now = state.now_ms();
-    let start = now - ms(s.sign_up_window);
-    if state.db.throttle_failures(key, start).await? >= s.max_sign_ups_per_address {
-        return Err(ApiError::too_many_sign_ups(s.sign_up_window.as_secs()));
+    let start = now - ms(s.limits.sign_up_window);
+    if state.db.throttle_failures(key, start).await? >= s.limits.max_sign_ups_per_address {
+        return Err(ApiError::too_many_sign_ups(
+            s.limits.sign_up_window.as_secs(),
+        ));
     }
     state.db.throttle_record_failure(key, now, start).await?;
     Ok(())
 }
 
 fn window_start(state: &AppState, now: i64) -> i64 {
-    now - i64::try_from(state.settings.throttle_window.as_millis()).unwrap_or(i64::MAX / 2)
+    now - i64::try_from(state.settings.limits.throttle_window.as_millis()).unwrap_or(i64::MAX / 2)
 }
 
 /// Refuses with 429 while either key is over its limit.
@@ -88,7 +90,9 @@ async fn check_throttle(state: &AppState, keys: &[(&str, i64)]) -> ApiResult<()>
             .await?
             >= *max
         {
-            return Err(ApiError::too_many(state.settings.throttle_window.as_secs()));
+            return Err(ApiError::too_many(
+                state.settings.limits.throttle_window.as_secs(),
+            ));
         }
     }
     Ok(())
@@ -126,9 +130,9 @@ pub async fn log_in(
     let account_key = format!("account:{email}");
     let address_key = client.map(|ip| format!("address:{ip}"));
     let s = &state.settings;
-    let mut keys = vec![(account_key.as_str(), s.max_failures_per_account)];
+    let mut keys = vec![(account_key.as_str(), s.limits.max_failures_per_account)];
     if let Some(k) = &address_key {
-        keys.push((k.as_str(), s.max_failures_per_address));
+        keys.push((k.as_str(), s.limits.max_failures_per_address));
     }
     check_throttle(state, &keys).await?;
     let user = state.db.user_by_email(&email).await?;
@@ -167,7 +171,7 @@ async fn issue_session(
             device_name,
             &refresh_hash,
             now,
-            now + ms(state.settings.refresh_ttl),
+            now + ms(state.settings.auth.refresh_ttl),
         )
         .await?;
     session_response(state, user_id, session_id, refresh, now)
@@ -184,7 +188,7 @@ fn session_response(
     refresh_token: String,
     now: i64,
 ) -> ApiResult<SessionResponse> {
-    let ttl = state.settings.access_ttl;
+    let ttl = state.settings.auth.access_ttl;
     let access_token = state
         .tokens
         .sign(TYPE_ACCESS, user_id, session_id, now, ttl)?;
@@ -238,7 +242,7 @@ pub async fn refresh(state: &AppState, token: &str) -> ApiResult<SessionResponse
             &next_hash,
             row.session_id,
             now,
-            now + ms(state.settings.refresh_ttl),
+            now + ms(state.settings.auth.refresh_ttl),
         )
         .await?;
     if !rotated {
@@ -264,7 +268,7 @@ async fn check_current_password(state: &AppState, auth: &AuthUser, pw: &str) -> 
         .await?
         .ok_or_else(|| ApiError::unauthorized("Please log in."))?;
     let key = format!("account:{}", user.email);
-    let keys = [(key.as_str(), state.settings.max_failures_per_account)];
+    let keys = [(key.as_str(), state.settings.limits.max_failures_per_account)];
     check_throttle(state, &keys).await?;
     if !verify_password(state, pw.to_owned(), user.password_hash).await? {
         record_failures(state, &keys).await?;

@@ -146,13 +146,13 @@ pub async fn seal(
             "Pick an open date before sealing.",
         ));
     };
-    let lead = chrono::Duration::from_std(state.settings.min_lead).unwrap_or_default();
+    let lead = chrono::Duration::from_std(state.settings.limits.min_lead).unwrap_or_default();
     if open_at < to_ms(now + lead) {
         return Err(ApiError::new(
             ErrorCode::OpenAtTooSoon,
             format!(
                 "The open date must be at least {} from now.",
-                humantime::format_duration(state.settings.min_lead)
+                humantime::format_duration(state.settings.limits.min_lead)
             ),
         ));
     }

@@ -1,11 +1,16 @@
-//! Command-line flags and environment, parsed once at the edge into typed settings.
+//! Command-line flags and environment, parsed once at the edge into typed settings in
+//! sections (http, database, storage, mail, delivery, limits, auth). Every default is a
+//! flag's default below, or a constant of [`Settings::resolve`]; secrets are kept in
+//! `secrecy` types, so no `Debug`, log line or panic message prints them.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use clap::{CommandFactory, FromArgMatches};
 use rand::RngCore;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
 
 /// Flags of the server; each also comes from the environment variable named in `--help`.
 #[derive(Debug, Clone, clap::Parser)]
@@ -23,8 +28,8 @@ pub struct Flags {
     #[arg(long, env = "ITC_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// sqlite:PATH or postgres://... (default: SQLite in the data folder).
-    #[arg(long, env = "ITC_DATABASE_URL")]
-    pub database_url: Option<String>,
+    #[arg(long, env = "ITC_DATABASE_URL", hide_env_values = true, value_parser = secret)]
+    pub database_url: Option<SecretString>,
     /// PostgreSQL user, when it is kept apart from the URL (a secret store injects it).
     #[arg(long, env = "ITC_DATABASE_USER", requires = "database_url")]
     pub database_user: Option<String>,
@@ -33,9 +38,10 @@ pub struct Flags {
         long,
         env = "ITC_DATABASE_PASSWORD",
         hide_env_values = true,
-        requires = "database_url"
+        requires = "database_url",
+        value_parser = secret
     )]
-    pub database_password: Option<String>,
+    pub database_password: Option<SecretString>,
     /// Most database connections this process opens (default: twice the CPU cores for
     /// PostgreSQL, at least 4; 4 for SQLite, which has one writer anyway).
     #[arg(long, env = "ITC_DATABASE_MAX_CONNECTIONS")]
@@ -61,8 +67,8 @@ pub struct Flags {
     pub min_lead: Duration,
     /// Secret for signing tokens (at least 32 bytes). Default: generated on first run and
     /// kept in the data folder.
-    #[arg(long, env = "ITC_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
+    #[arg(long, env = "ITC_JWT_SECRET", hide_env_values = true, value_parser = secret)]
+    pub jwt_secret: Option<SecretString>,
     /// Refuse to start with a generated or weak secret.
     #[arg(long, env = "ITC_PRODUCTION")]
     pub production: bool,
@@ -86,8 +92,8 @@ pub struct Flags {
     pub trust_forwarded_for: bool,
     /// SMTP server for the open-date emails: smtp://user:pass@host:587?tls=required
     /// (STARTTLS) or smtps://user:pass@host:465. Default: .eml files in DATA/outbox.
-    #[arg(long, env = "ITC_SMTP_URL", hide_env_values = true)]
-    pub smtp_url: Option<String>,
+    #[arg(long, env = "ITC_SMTP_URL", hide_env_values = true, value_parser = secret)]
+    pub smtp_url: Option<SecretString>,
     /// SMTP connections (and emails in flight) per process.
     #[arg(long, env = "ITC_SMTP_CONNECTIONS", default_value_t = 32)]
     pub smtp_connections: u32,
@@ -138,6 +144,24 @@ pub struct Flags {
     pub delivery_lease: Duration,
 }
 
+fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s))
+}
+
+impl Flags {
+    /// Every flag at its default: the flags' own defaults, with nothing read from the
+    /// environment (tests and the embedded settings start from this).
+    pub fn defaults(data_dir: &Path) -> anyhow::Result<Self> {
+        let command = Self::command().mut_args(|a| a.env(None::<&'static str>));
+        let matches = command.try_get_matches_from([
+            std::ffi::OsStr::new("sync-server"),
+            std::ffi::OsStr::new("--data-dir"),
+            data_dir.as_os_str(),
+        ])?;
+        Ok(Self::from_arg_matches(&matches)?)
+    }
+}
+
 /// Where photo bytes go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BlobTarget {
@@ -149,26 +173,61 @@ pub enum BlobTarget {
     },
 }
 
-/// Resolved settings the app runs with.
+/// Listening and answering.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub struct HttpSettings {
     pub bind: SocketAddr,
-    pub data_dir: PathBuf,
-    pub database_url: String,
-    pub database_max_connections: Option<u32>,
-    pub blob: BlobTarget,
+    /// Base URL in upload links and emails.
     pub public_url: String,
+    /// PEM certificate chain and key: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
-    pub min_lead: Duration,
-    pub jwt_secret: Vec<u8>,
-    pub access_ttl: Duration,
-    pub refresh_ttl: Duration,
-    pub upload_ttl: Duration,
-    pub max_photo_bytes: u64,
-    pub max_photo_pixels: u64,
     pub request_timeout: Duration,
     pub upload_timeout: Duration,
     pub trust_forwarded_for: bool,
+}
+
+/// The database.
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    /// `sqlite:PATH` or `postgres://…`; may hold a password.
+    pub url: SecretString,
+    pub max_connections: Option<u32>,
+}
+
+/// Photo bytes and what is accepted.
+#[derive(Debug, Clone)]
+pub struct StorageSettings {
+    pub blob: BlobTarget,
+    pub max_photo_bytes: u64,
+    pub max_photo_pixels: u64,
+    /// Lifetime of an upload target.
+    pub upload_ttl: Duration,
+}
+
+/// Outgoing mail.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// None: write .eml files into DATA/outbox. May hold credentials.
+    pub smtp_url: Option<SecretString>,
+    pub smtp_connections: usize,
+    pub from: lettre::message::Mailbox,
+}
+
+/// The open-date job.
+#[derive(Debug, Clone)]
+pub struct DeliverySettings {
+    pub interval: Duration,
+    pub ticker: bool,
+    pub link_ttl: Duration,
+    pub max_attempts: u32,
+    pub lease: Duration,
+}
+
+/// Bounds that keep the server up under a flood, and the rules of time.
+#[derive(Debug, Clone)]
+pub struct LimitSettings {
+    /// Shortest time between sealing and the open date.
+    pub min_lead: Duration,
     /// Failed log-ins per account, and per address, within `throttle_window`.
     pub max_failures_per_account: i64,
     pub max_failures_per_address: i64,
@@ -183,147 +242,152 @@ pub struct Settings {
     pub max_requests_in_flight: usize,
     pub max_upload_streams: usize,
     pub max_zip_downloads: usize,
-    /// None: write .eml files into DATA/outbox.
-    pub smtp_url: Option<String>,
-    pub smtp_connections: usize,
-    pub mail_from: lettre::message::Mailbox,
-    pub delivery_interval: Duration,
-    pub delivery_ticker: bool,
-    pub link_ttl: Duration,
-    pub delivery_max_attempts: u32,
-    pub delivery_lease: Duration,
+}
+
+/// Tokens.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// The token signing secret (at least 32 bytes).
+    pub jwt_secret: SecretSlice<u8>,
+    pub access_ttl: Duration,
+    pub refresh_ttl: Duration,
+}
+
+/// Resolved settings the app runs with.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Database file, blobs, temporary files, the outbox and the generated secret.
+    pub data_dir: PathBuf,
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub mail: MailSettings,
+    pub delivery: DeliverySettings,
+    pub limits: LimitSettings,
+    pub auth: AuthSettings,
 }
 
 impl Settings {
-    /// Settings for a data folder with every default (tests start from this).
-    pub fn embedded(data_dir: PathBuf) -> Self {
-        Self {
-            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
-            database_url: sqlite_url(&data_dir),
-            database_max_connections: None,
-            blob: BlobTarget::Folder(data_dir.join("blobs")),
-            public_url: "http://127.0.0.1:8080".into(),
-            tls: None,
-            min_lead: Duration::from_secs(60),
-            jwt_secret: Vec::new(),
-            access_ttl: Duration::from_secs(15 * 60),
-            refresh_ttl: Duration::from_secs(60 * 24 * 3600),
-            upload_ttl: Duration::from_secs(15 * 60),
-            max_photo_bytes: 256 * 1024 * 1024,
-            max_photo_pixels: 100_000_000,
-            request_timeout: Duration::from_secs(30),
-            upload_timeout: Duration::from_secs(30 * 60),
-            trust_forwarded_for: false,
-            max_failures_per_account: 10,
-            max_failures_per_address: 100,
-            throttle_window: Duration::from_secs(15 * 60),
-            max_password_hashes: default_password_hashes(),
-            password_hash_queue: 8 * default_password_hashes(),
-            max_sign_ups_per_address: 20,
-            sign_up_window: Duration::from_secs(3600),
-            max_requests_in_flight: 512,
-            max_upload_streams: 32,
-            max_zip_downloads: 8,
-            smtp_url: None,
-            smtp_connections: 32,
-            mail_from: lettre::message::Mailbox::new(
-                Some("Image Time Capsule".into()),
-                lettre::Address::new("capsules", "localhost").unwrap_or_else(|_| unreachable!()),
-            ),
-            delivery_interval: Duration::from_secs(60),
-            delivery_ticker: true,
-            link_ttl: Duration::from_secs(90 * 24 * 3600),
-            delivery_max_attempts: 10,
-            delivery_lease: Duration::from_secs(300),
-            data_dir,
-        }
+    /// Settings for a data folder with every default and no secret yet (tests start from
+    /// this and set one).
+    pub fn embedded(data_dir: PathBuf) -> anyhow::Result<Self> {
+        let flags = Flags::defaults(&data_dir)?;
+        Self::resolve(flags, data_dir, SecretSlice::from(Vec::new()))
     }
 
     /// Resolves flags: creates the data folder and loads or generates the secret.
     pub fn from_flags(f: Flags) -> anyhow::Result<Self> {
-        let data_dir = match f.data_dir {
-            Some(d) => d,
+        let data_dir = match &f.data_dir {
+            Some(d) => d.clone(),
             None => dirs::data_dir()
                 .context("no platform data folder; pass --data-dir")?
                 .join("image-time-capsule-server"),
         };
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("creating data folder {}", data_dir.display()))?;
-        let mut s = Self::embedded(data_dir.clone());
-        s.bind = f.bind;
-        if let Some(url) = f.database_url {
-            s.database_url = with_credentials(
-                &url,
-                f.database_user.as_deref(),
-                f.database_password.as_deref(),
-            )?;
-        }
-        s.database_max_connections = f.database_max_connections;
-        if let Some(b) = f.blob_store {
-            s.blob = parse_blob_target(&b, f.s3_endpoint)?;
-        }
-        let scheme = if f.tls_cert.is_some() {
-            "https"
-        } else {
-            "http"
-        };
-        s.public_url = f
-            .public_url
-            .unwrap_or_else(|| format!("{scheme}://{}", f.bind))
-            .trim_end_matches('/')
-            .to_owned();
-        s.tls = f.tls_cert.zip(f.tls_key);
-        s.min_lead = f.min_lead;
-        s.max_photo_bytes = f.max_photo_bytes;
-        s.max_photo_pixels = f.max_photo_pixels;
-        s.request_timeout = f.request_timeout;
-        s.upload_timeout = f.upload_timeout;
-        s.trust_forwarded_for = f.trust_forwarded_for;
-        s.smtp_url = f.smtp_url;
-        s.smtp_connections = usize::try_from(f.smtp_connections.max(1)).unwrap_or(1);
-        s.mail_from = f
-            .mail_from
-            .parse()
-            .with_context(|| format!("--mail-from {:?} is not an address", f.mail_from))?;
-        s.delivery_interval = f.delivery_interval;
-        s.delivery_ticker = !f.no_delivery_ticker;
-        s.link_ttl = f.link_ttl;
-        s.delivery_max_attempts = f.delivery_max_attempts.max(1);
-        s.delivery_lease = f.delivery_lease;
-        if let Some(n) = f.max_password_hashes {
-            s.max_password_hashes = n.max(1);
-            s.password_hash_queue = 8 * s.max_password_hashes;
-        }
-        if let Some(n) = f.password_hash_queue {
-            s.password_hash_queue = n;
-        }
-        s.max_sign_ups_per_address = f.max_sign_ups_per_address.max(1);
-        s.sign_up_window = f.sign_up_window;
-        s.max_requests_in_flight = f.max_requests_in_flight.max(1);
-        s.max_upload_streams = f.max_upload_streams.max(1);
-        s.max_zip_downloads = f.max_zip_downloads.max(1);
-        s.jwt_secret = match f.jwt_secret {
+        let jwt_secret = match &f.jwt_secret {
             Some(secret) => {
-                if secret.len() < 32 {
+                if secret.expose_secret().len() < 32 {
                     bail!("ITC_JWT_SECRET must be at least 32 bytes");
                 }
-                secret.into_bytes()
+                SecretSlice::from(secret.expose_secret().as_bytes().to_vec())
             }
             None if f.production => {
                 bail!("--production needs ITC_JWT_SECRET; a generated default secret is refused")
             }
             None => load_or_create_secret(&data_dir)?,
         };
-        Ok(s)
+        Self::resolve(f, data_dir, jwt_secret)
+    }
+
+    /// The one place flags become settings; the few settings without a flag have their
+    /// values here.
+    fn resolve(f: Flags, data_dir: PathBuf, jwt_secret: SecretSlice<u8>) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        // Argon2 is CPU-bound: more at once than twice the cores only adds memory and
+        // latency.
+        let max_password_hashes = f.max_password_hashes.unwrap_or(2 * cores).max(1);
+        let database_url = match &f.database_url {
+            Some(url) => SecretString::from(with_credentials(
+                url.expose_secret(),
+                f.database_user.as_deref(),
+                f.database_password.as_ref().map(|p| p.expose_secret()),
+            )?),
+            None => SecretString::from(sqlite_url(&data_dir)),
+        };
+        let blob = match &f.blob_store {
+            Some(b) => parse_blob_target(b, f.s3_endpoint.clone())?,
+            None => BlobTarget::Folder(data_dir.join("blobs")),
+        };
+        let scheme = if f.tls_cert.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let public_url = f
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("{scheme}://{}", f.bind))
+            .trim_end_matches('/')
+            .to_owned();
+        let from = f
+            .mail_from
+            .parse()
+            .with_context(|| format!("--mail-from {:?} is not an address", f.mail_from))?;
+        Ok(Self {
+            http: HttpSettings {
+                bind: f.bind,
+                public_url,
+                tls: f.tls_cert.zip(f.tls_key),
+                request_timeout: f.request_timeout,
+                upload_timeout: f.upload_timeout,
+                trust_forwarded_for: f.trust_forwarded_for,
+            },
+            database: DatabaseSettings {
+                url: database_url,
+                max_connections: f.database_max_connections,
+            },
+            storage: StorageSettings {
+                blob,
+                max_photo_bytes: f.max_photo_bytes,
+                max_photo_pixels: f.max_photo_pixels,
+                upload_ttl: Duration::from_secs(15 * 60),
+            },
+            mail: MailSettings {
+                smtp_url: f.smtp_url,
+                smtp_connections: usize::try_from(f.smtp_connections.max(1)).unwrap_or(1),
+                from,
+            },
+            delivery: DeliverySettings {
+                interval: f.delivery_interval,
+                ticker: !f.no_delivery_ticker,
+                link_ttl: f.link_ttl,
+                max_attempts: f.delivery_max_attempts.max(1),
+                lease: f.delivery_lease,
+            },
+            limits: LimitSettings {
+                min_lead: f.min_lead,
+                max_failures_per_account: 10,
+                max_failures_per_address: 100,
+                throttle_window: Duration::from_secs(15 * 60),
+                max_password_hashes,
+                password_hash_queue: f.password_hash_queue.unwrap_or(8 * max_password_hashes),
+                max_sign_ups_per_address: f.max_sign_ups_per_address.max(1),
+                sign_up_window: f.sign_up_window,
+                max_requests_in_flight: f.max_requests_in_flight.max(1),
+                max_upload_streams: f.max_upload_streams.max(1),
+                max_zip_downloads: f.max_zip_downloads.max(1),
+            },
+            auth: AuthSettings {
+                jwt_secret,
+                access_ttl: Duration::from_secs(15 * 60),
+                refresh_ttl: Duration::from_secs(60 * 24 * 3600),
+            },
+            data_dir,
+        })
     }
 }
 
-/// Twice the CPU cores: argon2 is CPU-bound, so more at once only adds memory and latency.
-fn default_password_hashes() -> usize {
-    2 * std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// The default SQLite database inside a data folder.
 /// Puts a user and password kept apart from a postgres:// URL into it, percent-encoded.
 fn with_credentials(
     url: &str,
@@ -358,6 +422,7 @@ fn with_credentials(
     Ok(format!("{scheme}://{userinfo}@{rest}"))
 }
 
+/// The default SQLite database inside a data folder.
 pub fn sqlite_url(data_dir: &std::path::Path) -> String {
     format!("sqlite://{}?mode=rwc", data_dir.join("server.db").display())
 }
@@ -378,7 +443,7 @@ fn parse_blob_target(spec: &str, endpoint: Option<String>) -> anyhow::Result<Blo
     }
 }
 
-fn load_or_create_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+fn load_or_create_secret(data_dir: &std::path::Path) -> anyhow::Result<SecretSlice<u8>> {
     let path = data_dir.join("jwt-secret");
     match std::fs::read_to_string(&path) {
         Ok(hex_text) => {
@@ -386,13 +451,13 @@ fn load_or_create_secret(data_dir: &std::path::Path) -> anyhow::Result<Vec<u8>> 
             if secret.len() < 32 {
                 bail!("{} holds fewer than 32 bytes", path.display());
             }
-            Ok(secret)
+            Ok(SecretSlice::from(secret))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut secret = vec![0u8; 64];
             rand::rngs::OsRng.fill_bytes(&mut secret);
             write_private(&path, hex::encode(&secret).as_bytes())?;
-            Ok(secret)
+            Ok(SecretSlice::from(secret))
         }
         Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
     }
@@ -433,6 +498,33 @@ mod tests {
         assert_eq!(with_credentials(url, None, None).ok().as_deref(), Some(url));
         assert!(with_credentials("postgres://u@h/db", Some("v"), None).is_err());
         assert!(with_credentials("sqlite:/x.db", Some("v"), None).is_err());
+    }
+
+    #[test]
+    fn no_secret_is_printed_by_debug() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut flags = Flags::defaults(dir.path()).expect("defaults");
+        flags.jwt_secret = Some(SecretString::from("jwt0123456789x0123456789x0123456789"));
+        flags.database_url = Some(SecretString::from("postgres://db.example/itc"));
+        flags.database_user = Some("itc".into());
+        flags.database_password = Some(SecretString::from("dbpass5up3r"));
+        flags.smtp_url = Some(SecretString::from(
+            "smtp://mailer:smtppassh1dden@mail.example:587",
+        ));
+        let printed_flags = format!("{flags:?}");
+        let settings = Settings::from_flags(flags).expect("settings");
+        let printed = format!("{settings:?} {settings:#?} {printed_flags}");
+        for secret in ["jwt0123456789x", "dbpass5up3r", "smtppassh1dden"] {
+            assert!(!printed.contains(secret), "{secret} printed");
+        }
+        assert!(
+            settings
+                .database
+                .url
+                .expose_secret()
+                .contains("dbpass5up3r"),
+            "the secret is still there to use"
+        );
     }
 
     #[test]

@@ -75,7 +75,7 @@ pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<De
             .claim_deliveries(
                 &worker,
                 to_ms(now),
-                to_ms(now) + ms(state.settings.delivery_lease),
+                to_ms(now) + ms(state.settings.delivery.lease),
                 SEND_BATCH,
             )
             .await?;
@@ -98,7 +98,7 @@ fn ms(d: Duration) -> i64 {
 /// statements per batch, whatever its size.
 async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let now_ms = to_ms(now);
-    let expires = now_ms + ms(state.settings.link_ttl);
+    let expires = now_ms + ms(state.settings.delivery.link_ttl);
     let mut tx = state.db.begin().await?;
     let mut opened = state
         .db
@@ -264,7 +264,7 @@ async fn send_batch(
             (d, outcome)
         }
     }))
-    .buffer_unordered(state.settings.smtp_connections.max(1))
+    .buffer_unordered(state.settings.mail.smtp_connections.max(1))
     .collect::<Vec<_>>()
     .await;
     let mut report = DeliveryReport::default();
@@ -280,7 +280,7 @@ async fn send_batch(
     report.sent = sent.len() as u64;
     for (d, outcome) in &results {
         let Err(reason) = outcome else { continue };
-        let give_up = d.attempts >= i64::from(state.settings.delivery_max_attempts);
+        let give_up = d.attempts >= i64::from(state.settings.delivery.max_attempts);
         let retry_at = (!give_up).then(|| to_ms(now) + ms(backoff(d.attempts)));
         tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
         state
@@ -301,11 +301,11 @@ async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> 
         .link_token
         .as_deref()
         .ok_or_else(|| "the link of this delivery was already sent".to_owned())?;
-    let link = format!("{}/c/{token}", state.settings.public_url);
+    let link = format!("{}/c/{token}", state.settings.http.public_url);
     let delivery_id = d.id.to_string();
     let email = CapsuleEmail {
         delivery_id: &delivery_id,
-        from: &state.settings.mail_from,
+        from: &state.settings.mail.from,
         to: &d.recipient,
         to_owner: d.recipient == c.owner_email,
         owner_email: &c.owner_email,
@@ -316,7 +316,9 @@ async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> 
         photo_count: usize::try_from(c.row.photo_count).unwrap_or(0),
         thumbnails: c.thumbnails.clone(),
         link: &link,
-        link_expires_at: from_ms(c.row.opened_at.unwrap_or_default() + ms(state.settings.link_ttl)),
+        link_expires_at: from_ms(
+            c.row.opened_at.unwrap_or_default() + ms(state.settings.delivery.link_ttl),
+        ),
     };
     let message = compose::build(&email).map_err(|e| e.to_string())?;
     state

@@ -84,7 +84,7 @@ impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if state.settings.trust_forwarded_for {
+        if state.settings.http.trust_forwarded_for {
             let forwarded = parts
                 .headers
                 .get("x-forwarded-for")

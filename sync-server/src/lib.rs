@@ -46,7 +46,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
-    let tls = state.settings.tls.clone();
+    let tls = state.settings.http.tls.clone();
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     match tls {
         None => {

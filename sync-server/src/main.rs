@@ -2,45 +2,47 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use secrecy::ExposeSecret;
 use sync_server::clock::SystemClock;
 use sync_server::config::BlobTarget;
 use sync_server::{AppState, Flags, Settings};
-use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     sync_server::alloc::return_freed_memory_at_once();
     let flags = Flags::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    if flags.log_json {
-        tracing_subscriber::fmt()
-            .json()
-            .with_env_filter(filter)
-            .init();
-    } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+    logging::Logs {
+        filter_var: "RUST_LOG",
+        default_filter: "info",
+        format: if flags.log_json {
+            logging::Format::Json
+        } else {
+            logging::Format::Text
+        },
+        output: logging::Output::Stdout,
     }
+    .init();
     sync_server::install_crypto_provider();
     let settings = Settings::from_flags(flags)?;
-    let listener = std::net::TcpListener::bind(settings.bind)
-        .with_context(|| format!("binding {}", settings.bind))?;
+    let listener = std::net::TcpListener::bind(settings.http.bind)
+        .with_context(|| format!("binding {}", settings.http.bind))?;
     let bound = listener.local_addr()?;
-    let blobs = match &settings.blob {
+    let blobs = match &settings.storage.blob {
         BlobTarget::Folder(p) => p.display().to_string(),
         BlobTarget::S3 { bucket, prefix, .. } => format!("s3://{bucket}/{prefix}"),
     };
-    let database = redact(&settings.database_url);
+    let database = redact(settings.database.url.expose_secret());
     let data_dir = settings.data_dir.display().to_string();
-    let public = settings.public_url.clone();
+    let public = settings.http.public_url.clone();
     let state = AppState::build(settings, Arc::new(SystemClock)).await?;
     let mail = state.mailer.describe();
     tracing::info!(%bound, %public, %data_dir, %database, %blobs, %mail, "sync server listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let ticker = state.settings.delivery_ticker.then(|| {
+    let ticker = state.settings.delivery.ticker.then(|| {
         let mut stop = stop_rx.clone();
         tokio::spawn(sync_server::delivery::run_ticker(
             state.clone(),
-            state.settings.delivery_interval,
+            state.settings.delivery.interval,
             async move {
                 let _ = stop.wait_for(|s| *s).await;
             },

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 
 use crate::auth::password;
@@ -35,12 +36,16 @@ impl AppState {
     /// Connects to the database and blob store named in the settings.
     pub async fn build(settings: Settings, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         anyhow::ensure!(
-            settings.jwt_secret.len() >= 32,
+            settings.auth.jwt_secret.expose_secret().len() >= 32,
             "the token secret must be at least 32 bytes"
         );
         tokio::fs::create_dir_all(settings.data_dir.join("tmp")).await?;
-        let db = Db::connect(&settings.database_url, settings.database_max_connections).await?;
-        let blobs: Arc<dyn BlobStore> = match &settings.blob {
+        let db = Db::connect(
+            settings.database.url.expose_secret(),
+            settings.database.max_connections,
+        )
+        .await?;
+        let blobs: Arc<dyn BlobStore> = match &settings.storage.blob {
             BlobTarget::Folder(dir) => Arc::new(FolderStore::open(dir).await?),
             BlobTarget::S3 {
                 bucket,
@@ -56,10 +61,10 @@ impl AppState {
                 Arc::new(store)
             }
         };
-        let mailer: Arc<dyn Mailer> = match &settings.smtp_url {
+        let mailer: Arc<dyn Mailer> = match &settings.mail.smtp_url {
             Some(url) => Arc::new(SmtpMailer::new(
-                url,
-                u32::try_from(settings.smtp_connections).unwrap_or(32),
+                url.expose_secret(),
+                u32::try_from(settings.mail.smtp_connections).unwrap_or(32),
             )?),
             None => Arc::new(OutboxMailer::open(settings.data_dir.join("outbox")).await?),
         };
@@ -67,13 +72,13 @@ impl AppState {
             tokio::task::spawn_blocking(|| password::hash("not a real password, never used"))
                 .await??;
         let hash_slots = Arc::new(HashSlots::new(
-            settings.max_password_hashes,
-            settings.password_hash_queue,
-            settings.request_timeout,
+            settings.limits.max_password_hashes,
+            settings.limits.password_hash_queue,
+            settings.http.request_timeout,
         ));
         Ok(Self {
             hash_slots,
-            tokens: Arc::new(TokenKeys::new(&settings.jwt_secret)),
+            tokens: Arc::new(TokenKeys::new(settings.auth.jwt_secret.expose_secret())),
             settings: Arc::new(settings),
             db,
             blobs,

@@ -13,14 +13,13 @@ use sync_server::{AppState, Flags, Settings};
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     sync_server::alloc::return_freed_memory_at_once();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
-        .init();
+    logging::Logs {
+        filter_var: "RUST_LOG",
+        default_filter: "info",
+        format: logging::Format::JsonWithoutTime,
+        output: logging::Output::Stdout,
+    }
+    .init();
     sync_server::install_crypto_provider();
     // Lambda passes no arguments; /tmp is the only writable folder there.
     let mut flags = Flags::parse_from(["delivery-lambda"]);

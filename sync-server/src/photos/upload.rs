@@ -39,12 +39,12 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
             "This photo file is empty.",
         ));
     }
-    if w.size > state.settings.max_photo_bytes {
+    if w.size > state.settings.storage.max_photo_bytes {
         return Err(ApiError::new(
             ErrorCode::PhotoTooLarge,
             format!(
                 "This photo is larger than the {} MB limit.",
-                state.settings.max_photo_bytes / (1024 * 1024)
+                state.settings.storage.max_photo_bytes / (1024 * 1024)
             ),
         ));
     }
@@ -134,7 +134,7 @@ pub async fn declare(
 }
 
 async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarget> {
-    let ttl = state.settings.upload_ttl;
+    let ttl = state.settings.storage.upload_ttl;
     let expires_at = state.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default();
     let size = u64::try_from(row.size).unwrap_or(0);
     if let Some(p) = state
@@ -162,7 +162,7 @@ async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarg
         method: "PUT".into(),
         url: format!(
             "{}/v1/uploads/{}?token={token}",
-            state.settings.public_url, row.id
+            state.settings.http.public_url, row.id
         ),
         headers: [("content-type".to_owned(), row.content_type.clone())]
             .into_iter()
@@ -366,7 +366,7 @@ async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
     }
     let permit = state.decode_permits.clone().acquire_owned().await?;
     let path = tmp.0.clone();
-    let max_pixels = state.settings.max_photo_pixels;
+    let max_pixels = state.settings.storage.max_photo_pixels;
     let inspected = tokio::task::spawn_blocking(move || {
         let r = imaging::inspect(&path, max_pixels);
         drop(permit);

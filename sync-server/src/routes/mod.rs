@@ -74,15 +74,18 @@ pub fn router(state: AppState) -> Router {
         .merge(sync::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
-            s.request_timeout,
+            s.http.request_timeout,
             time_limit,
         ))
         .split_for_parts();
     let (uploads, upload_doc) = photos::upload_router()
         .layer(DefaultBodyLimit::disable())
-        .layer(middleware::from_fn_with_state(s.upload_timeout, time_limit))
         .layer(middleware::from_fn_with_state(
-            Slots::new(s.max_upload_streams),
+            s.http.upload_timeout,
+            time_limit,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Slots::new(s.limits.max_upload_streams),
             limits::bounded,
         ))
         .split_for_parts();
@@ -91,13 +94,13 @@ pub fn router(state: AppState) -> Router {
     let (probes, probe_doc) = health::router().split_for_parts();
     doc.merge(probe_doc);
     openapi::document_common_errors(&mut doc);
-    openapi::document_photo_limit(&mut doc, s.max_photo_bytes);
+    openapi::document_photo_limit(&mut doc, s.storage.max_photo_bytes);
     openapi::document_links(&mut doc);
     let doc = Arc::new(openapi::to_json(&doc));
     api.merge(uploads)
         .merge(
-            recipients::router(Slots::new(s.max_zip_downloads)).layer(
-                middleware::from_fn_with_state(s.request_timeout, time_limit),
+            recipients::router(Slots::new(s.limits.max_zip_downloads)).layer(
+                middleware::from_fn_with_state(s.http.request_timeout, time_limit),
             ),
         )
         .route(
@@ -109,12 +112,12 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::not_found("route") })
         .layer(middleware::from_fn_with_state(
-            Slots::new(s.max_requests_in_flight),
+            Slots::new(s.limits.max_requests_in_flight),
             limits::bounded,
         ))
         .merge(probes)
         .layer(middleware::from_fn_with_state(
-            s.public_url.starts_with("https://"),
+            s.http.public_url.starts_with("https://"),
             common_headers,
         ))
         .layer(cors())

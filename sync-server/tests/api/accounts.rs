@@ -90,8 +90,8 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(b: Backend) {
 
 async fn failed_log_ins_are_limited_per_account_and_per_address(b: Backend) {
     let app = spawn_app_with(b, |s| {
-        s.max_failures_per_account = 3;
-        s.max_failures_per_address = 6;
+        s.limits.max_failures_per_account = 3;
+        s.limits.max_failures_per_address = 6;
     })
     .await;
     let user = app.new_user().await;

@@ -161,7 +161,10 @@ async fn bad_capsule_fields_get_clear_errors(b: Backend) {
 }
 
 async fn sealing_needs_an_open_date_far_enough_and_some_content(b: Backend) {
-    let app = spawn_app_with(b, |s| s.min_lead = std::time::Duration::from_secs(60)).await;
+    let app = spawn_app_with(b, |s| {
+        s.limits.min_lead = std::time::Duration::from_secs(60)
+    })
+    .await;
     let user = app.new_user().await;
     let id = Uuid::now_v7();
     let put = |body: Value, version: Option<i64>| {

@@ -22,10 +22,10 @@ both_backends!(
 
 async fn app_with_smtp(b: Backend, smtp_url: String) -> TestApp {
     spawn_app_with(b, move |s| {
-        s.smtp_url = Some(smtp_url);
-        s.delivery_ticker = false;
-        s.delivery_lease = Duration::from_secs(60);
-        s.delivery_max_attempts = 3;
+        s.mail.smtp_url = Some(smtp_url.into());
+        s.delivery.ticker = false;
+        s.delivery.lease = Duration::from_secs(60);
+        s.delivery.max_attempts = 3;
     })
     .await
 }

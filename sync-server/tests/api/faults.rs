@@ -66,8 +66,8 @@ async fn postgres_down_or_stalled_gets_503_and_work_resumes_when_it_is_back() {
     let proxy = FaultProxy::start(socket_of(&postgres_url()));
     let proxied = through(&url, proxy.addr());
     let app = spawn_app_with(Backend::SqliteFolder, |s| {
-        s.database_url = proxied;
-        s.request_timeout = Duration::from_secs(20);
+        s.database.url = proxied.into();
+        s.http.request_timeout = Duration::from_secs(20);
     })
     .await;
     let user = app.new_user().await;
@@ -118,7 +118,7 @@ async fn s3_down_or_stalled_gets_503_and_an_upload_after_it_is_back_counts() {
     let proxy = FaultProxy::start(socket_of(&endpoint));
     let proxied = proxy.url("http");
     let app = spawn_app_with(Backend::PostgresS3, move |s| {
-        if let BlobTarget::S3 { endpoint, .. } = &mut s.blob {
+        if let BlobTarget::S3 { endpoint, .. } = &mut s.storage.blob {
             *endpoint = Some(proxied);
         }
     })
@@ -176,9 +176,9 @@ async fn an_email_cut_mid_message_is_sent_again_and_arrives_once() {
     let app = spawn_app_with(Backend::SqliteFolder, {
         let url = proxy.url("smtp");
         move |s| {
-            s.smtp_url = Some(url);
-            s.delivery_ticker = false;
-            s.delivery_max_attempts = 5;
+            s.mail.smtp_url = Some(url.into());
+            s.delivery.ticker = false;
+            s.delivery.max_attempts = 5;
         }
     })
     .await;

@@ -198,14 +198,14 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     }
     let dir = tempfile::tempdir().expect("tmp");
     let data_dir = dir.path().to_path_buf();
-    let mut settings = Settings::embedded(data_dir.clone());
-    settings.jwt_secret = TEST_SECRET.to_vec();
+    let mut settings = Settings::embedded(data_dir.clone()).expect("settings");
+    settings.auth.jwt_secret = TEST_SECRET.to_vec().into();
     let mut pg_database = None;
     if backend == Backend::PostgresS3 {
         let (url, name) = fresh_postgres_database().await;
-        settings.database_url = url;
+        settings.database.url = url.into();
         pg_database = Some(name);
-        settings.blob = BlobTarget::S3 {
+        settings.storage.blob = BlobTarget::S3 {
             bucket: format!("itc-{}", Uuid::new_v4().simple()),
             prefix: "photos".into(),
             endpoint: Some(s3_endpoint()),
@@ -213,8 +213,8 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
-    settings.bind = addr;
-    settings.public_url = format!("http://{addr}");
+    settings.http.bind = addr;
+    settings.http.public_url = format!("http://{addr}");
     tweak(&mut settings);
     let clock = OffsetClock::default();
     let state = AppState::build(settings, Arc::new(clock.clone()))

@@ -1,5 +1,6 @@
 //! The delivery Lambda binary, run for real against a small local Lambda Runtime API.
 
+use secrecy::ExposeSecret;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -80,9 +81,9 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
     let smtp = SmtpServer::start();
     let url = smtp.url();
     let app = spawn_app_with(Backend::PostgresS3, move |s| {
-        s.smtp_url = Some(url);
-        s.delivery_ticker = false;
-        s.min_lead = Duration::from_secs(1);
+        s.mail.smtp_url = Some(url.into());
+        s.delivery.ticker = false;
+        s.limits.min_lead = Duration::from_secs(1);
     })
     .await;
     let user = app.new_user().await;
@@ -119,7 +120,7 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
     });
 
     let settings = &app.state.settings;
-    let (bucket, endpoint) = match &settings.blob {
+    let (bucket, endpoint) = match &settings.storage.blob {
         sync_server::config::BlobTarget::S3 {
             bucket, endpoint, ..
         } => (bucket.clone(), endpoint.clone().unwrap_or_default()),
@@ -135,11 +136,11 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
         .env("AWS_LAMBDA_FUNCTION_NAME", "itc-delivery")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("ITC_DATABASE_URL", &settings.database_url)
+        .env("ITC_DATABASE_URL", settings.database.url.expose_secret())
         .env("ITC_BLOB_STORE", format!("s3://{bucket}/photos"))
         .env("ITC_S3_ENDPOINT", endpoint)
         .env("ITC_SMTP_URL", smtp.url())
-        .env("ITC_PUBLIC_URL", &settings.public_url)
+        .env("ITC_PUBLIC_URL", &settings.http.public_url)
         .env(
             "ITC_JWT_SECRET",
             String::from_utf8_lossy(crate::helpers::TEST_SECRET).into_owned(),

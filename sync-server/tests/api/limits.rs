@@ -38,9 +38,9 @@ async fn assert_come_back_later(res: reqwest::Response, status: u16) {
 
 async fn hashing_past_its_slots_and_queue_answers_503_with_retry_after(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.max_password_hashes = 2;
-        s.password_hash_queue = 2;
-        s.max_sign_ups_per_address = 1_000;
+        s.limits.max_password_hashes = 2;
+        s.limits.password_hash_queue = 2;
+        s.limits.max_sign_ups_per_address = 1_000;
     })
     .await;
     let sign_ups = (0..24).map(|i| {
@@ -93,8 +93,8 @@ async fn hashing_past_its_slots_and_queue_answers_503_with_retry_after(backend: 
 
 async fn sign_ups_are_limited_per_address_and_per_ipv6_slash_64(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.trust_forwarded_for = true;
-        s.max_sign_ups_per_address = 2;
+        s.http.trust_forwarded_for = true;
+        s.limits.max_sign_ups_per_address = 2;
     })
     .await;
     let sign_up = |from: &'static str| {
@@ -133,8 +133,8 @@ async fn sign_ups_are_limited_per_address_and_per_ipv6_slash_64(backend: Backend
 
 async fn full_upload_streams_and_requests_in_flight_shed_but_probes_answer(backend: Backend) {
     let app = spawn_app_with(backend, |s| {
-        s.max_upload_streams = 1;
-        s.max_requests_in_flight = 3;
+        s.limits.max_upload_streams = 1;
+        s.limits.max_requests_in_flight = 3;
     })
     .await;
     let user = app.new_user().await;

@@ -48,8 +48,8 @@ async fn a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original(b: 
     let smtp = SmtpServer::start();
     let url = smtp.url();
     let app = spawn_app_with(b, move |s| {
-        s.smtp_url = Some(url);
-        s.delivery_ticker = false;
+        s.mail.smtp_url = Some(url.into());
+        s.delivery.ticker = false;
     })
     .await;
     let user = app.new_user().await;

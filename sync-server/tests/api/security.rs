@@ -86,7 +86,7 @@ async fn every_answer_carries_the_security_headers() {
         assert!(h.get("server").is_none(), "no banner");
     }
     let https = spawn_app_with(Backend::SqliteFolder, |s| {
-        s.public_url = "https://capsules.example.com".into();
+        s.http.public_url = "https://capsules.example.com".into();
     })
     .await;
     let res = https.fetch(https.url("/healthz")).await;
@@ -295,10 +295,13 @@ async fn presigned_urls_are_never_logged_and_expire() {
 
     // An upload link used after its time is refused by the store itself.
     let short = spawn_app_with(Backend::PostgresS3, |s| {
-        s.upload_ttl = Duration::from_secs(1);
+        s.storage.upload_ttl = Duration::from_secs(1);
     })
     .await;
-    assert!(matches!(short.state.settings.blob, BlobTarget::S3 { .. }));
+    assert!(matches!(
+        short.state.settings.storage.blob,
+        BlobTarget::S3 { .. }
+    ));
     let user = short.new_user().await;
     let capsule = short.new_capsule(&user).await;
     let photo = Uuid::now_v7();
@@ -342,8 +345,8 @@ async fn titles_and_recipients_cannot_inject_mail_headers() {
     let mail = spawn_app_with(Backend::SqliteFolder, {
         let url = smtp.url();
         move |s| {
-            s.smtp_url = Some(url);
-            s.delivery_ticker = false;
+            s.mail.smtp_url = Some(url.into());
+            s.delivery.ticker = false;
         }
     })
     .await;

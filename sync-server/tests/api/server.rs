@@ -83,7 +83,7 @@ async fn serves_https_with_the_given_certificate() {
     std::fs::write(&cert_path, cert.cert.pem()).expect("write");
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).expect("write");
     let app = spawn_app_with(Backend::SqliteFolder, |s| {
-        s.tls = Some((cert_path.clone(), key_path.clone()));
+        s.http.tls = Some((cert_path.clone(), key_path.clone()));
     })
     .await;
     let client = reqwest::Client::builder()

@@ -16,7 +16,6 @@ use std::sync::OnceLock;
 
 use clap::Parser;
 use desktop_core::Desktop;
-use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
 use crate::out::Out;
@@ -38,13 +37,13 @@ fn main() -> ExitCode {
             };
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_env("ITC_LOG").unwrap_or_else(|_| EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .without_time()
-        .init();
+    logging::Logs {
+        filter_var: "ITC_LOG",
+        default_filter: "warn",
+        format: logging::Format::TextWithoutTime,
+        output: logging::Output::Stderr,
+    }
+    .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
