@@ -64,7 +64,7 @@ pub fn run() -> anyhow::Result<()> {
             };
             let state = match state::App::open(handle, &data_dir, args.server.clone(), started) {
                 Ok(s) => s,
-                Err(e) if e.code == "library_in_use" => {
+                Err(e) if e.code == error::ErrorKind::App(error::AppCode::LibraryInUse) => {
                     // `itc` has the library: say so and end, rather than a window that
                     // cannot act on anything.
                     tracing::error!(error = %e, "library in use");

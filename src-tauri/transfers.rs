@@ -8,7 +8,7 @@ use tauri::AppHandle;
 use tauri_specta::Event;
 use uuid::Uuid;
 
-use crate::error::{CmdResult, CommandError};
+use crate::error::{AppCode, CmdResult, CommandError};
 use crate::events;
 use crate::state::{self, App};
 
@@ -43,7 +43,7 @@ impl App {
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "import thread failed");
-            CommandError::new("unexpected", "The import stopped unexpectedly.")
+            CommandError::new(AppCode::Unexpected, "The import stopped unexpectedly.")
         })??;
         let _ = events::ImportFinished {
             capsule_id,

@@ -1,8 +1,8 @@
 //! One library folder opened for acting on, as the window and `itc` both do: the library,
 //! its sync engine and unlock watcher, and the folder's lock, so only one program at a time
 //! acts on it. Every action a person can take goes through here, so the two faces cannot
-//! drift apart: each change is written with its outbox entry and wakes whoever has to
-//! act on it (the engine to send it, the watcher to learn a new open date).
+//! drift apart: each change is written with its outbox entry, and queueing it wakes
+//! whoever has to act on it (the engine to send it, the watcher to learn a new open date).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,21 +127,18 @@ impl Desktop {
     /// Makes a draft.
     pub fn create_capsule(&self, fields: &CapsuleWrite) -> Result<CapsuleDetail> {
         let d = self.lib.create_draft(fields, self.clock.now())?;
-        self.engine.wake();
         self.capsule(d.id)
     }
 
     /// Replaces a draft's fields.
     pub fn update_capsule(&self, id: Uuid, fields: &CapsuleWrite) -> Result<CapsuleDetail> {
         self.lib.update_draft(id, fields, self.clock.now())?;
-        self.engine.wake();
         self.capsule(id)
     }
 
     /// Deletes a capsule here and, through the outbox, on the server.
     pub fn delete_capsule(&self, id: Uuid) -> Result<()> {
         self.lib.delete_capsule(id, self.clock.now())?;
-        self.engine.wake();
         Ok(())
     }
 
@@ -149,8 +146,6 @@ impl Desktop {
     /// reachable, and the watcher learns the new open date.
     pub fn seal(&self, id: Uuid) -> Result<CapsuleDetail> {
         self.lib.seal(id, self.clock.now())?;
-        self.engine.wake();
-        self.watcher.wake();
         self.capsule(id)
     }
 
@@ -158,7 +153,6 @@ impl Desktop {
     pub fn remove_photo(&self, capsule_id: Uuid, photo_id: Uuid) -> Result<()> {
         self.lib
             .remove_photo(capsule_id, photo_id, self.clock.now())?;
-        self.engine.wake();
         Ok(())
     }
 
@@ -174,7 +168,6 @@ impl Desktop {
         let outcome =
             self.lib
                 .import_into_capsule(capsule_id, paths, progress, cancel, self.clock.now())?;
-        self.engine.wake();
         Ok(outcome)
     }
 

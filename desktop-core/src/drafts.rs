@@ -128,6 +128,7 @@ impl Library {
         )?;
         outbox::enqueue(&tx, OpKind::PutCapsule, id, None, ms(now))?;
         tx.commit()?;
+        self.queued();
         Ok(())
     }
 
@@ -149,6 +150,7 @@ impl Library {
         outbox::forget_capsule(&tx, id)?;
         outbox::enqueue(&tx, OpKind::DeleteCapsule, id, None, ms(now))?;
         tx.commit()?;
+        self.queued();
         Ok(())
     }
 
@@ -178,6 +180,7 @@ impl Library {
             )?;
             outbox::enqueue(&tx, OpKind::Seal, id, None, ms(now))?;
             tx.commit()?;
+            self.queued();
         }
         self.draft(id)?.ok_or(DraftError::NotFound)
     }
@@ -218,6 +221,7 @@ impl Library {
                 params![id.to_string(), ms(now)],
             )?;
             tx.commit()?;
+            self.queued();
         }
         Ok(self.draft(id)?.ok_or(DraftError::NotFound)?.photos)
     }
@@ -246,6 +250,7 @@ impl Library {
         outbox::forget_photo(&tx, OpKind::PutPhoto, photo_id)?;
         outbox::enqueue(&tx, OpKind::DeletePhoto, id, Some(photo_id), ms(now))?;
         tx.commit()?;
+        self.queued();
         Ok(())
     }
 

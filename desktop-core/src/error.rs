@@ -9,21 +9,124 @@ use crate::library::LibraryError;
 use crate::lock::LockError;
 use crate::sync::SyncError;
 
+/// What went wrong on this computer, or with reaching the server, as a program switches
+/// on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(rename_all = "snake_case")]
+pub enum AppCode {
+    /// The server cannot be reached; the work stays queued.
+    Offline,
+    /// The session ended; log in again.
+    SignedOut,
+    /// No account on this device.
+    NotLoggedIn,
+    /// Something typed or chosen is not acceptable.
+    Invalid,
+    /// No such capsule or photo here.
+    NotFound,
+    /// The capsule is sealed.
+    Sealed,
+    /// Saving on this computer failed.
+    Storage,
+    /// Another program has the library open.
+    LibraryInUse,
+    /// The server is busy and says when to come back.
+    Busy,
+    /// The server refused a change for good.
+    Refused,
+    /// The server kept failing to take a change.
+    Unsent,
+    /// A download was damaged on the way.
+    Corrupt,
+    /// A failure of the app itself.
+    Unexpected,
+}
+
+/// An error's code: the app's own, or the server's when the server refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "specta", derive(specta::Type))]
+#[serde(untagged)]
+pub enum ErrorKind {
+    App(AppCode),
+    Server(protocol::ErrorCode),
+}
+
+impl ErrorKind {
+    /// The spelling on the wire (`offline`, `capsule_sealed`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::App(c) => match c {
+                AppCode::Offline => "offline",
+                AppCode::SignedOut => "signed_out",
+                AppCode::NotLoggedIn => "not_logged_in",
+                AppCode::Invalid => "invalid",
+                AppCode::NotFound => "not_found",
+                AppCode::Sealed => "sealed",
+                AppCode::Storage => "storage",
+                AppCode::LibraryInUse => "library_in_use",
+                AppCode::Busy => "busy",
+                AppCode::Refused => "refused",
+                AppCode::Unsent => "unsent",
+                AppCode::Corrupt => "corrupt",
+                AppCode::Unexpected => "unexpected",
+            },
+            Self::Server(c) => c.as_str(),
+        }
+    }
+
+    /// Whether the person has to log in (again) for this to work.
+    pub fn needs_log_in(self) -> bool {
+        matches!(
+            self,
+            Self::App(AppCode::SignedOut | AppCode::NotLoggedIn)
+                | Self::Server(
+                    protocol::ErrorCode::Unauthorized
+                        | protocol::ErrorCode::InvalidRefreshToken
+                        | protocol::ErrorCode::RefreshTokenReused
+                )
+        )
+    }
+
+    /// Whether the capsule is sealed (here, or on the server).
+    pub fn is_sealed(self) -> bool {
+        matches!(
+            self,
+            Self::App(AppCode::Sealed) | Self::Server(protocol::ErrorCode::CapsuleSealed)
+        )
+    }
+}
+
+impl From<AppCode> for ErrorKind {
+    fn from(c: AppCode) -> Self {
+        Self::App(c)
+    }
+}
+
+impl PartialEq<&str> for ErrorKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What an action answers when it fails.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[cfg_attr(feature = "specta", derive(specta::Type))]
 #[serde(rename_all = "camelCase")]
 #[error("{message}")]
 pub struct CommandError {
-    /// `offline`, `signed_out`, `not_logged_in`, `invalid`, `not_found`, `sealed`,
-    /// `storage`, `library_in_use`, `busy`, `refused`, `unsent`, `unexpected`, or the server's own
-    /// error code.
-    pub code: String,
+    pub code: ErrorKind,
     pub message: String,
 }
 
 impl CommandError {
-    pub fn new(code: &str, message: impl Into<String>) -> Self {
+    pub fn new(code: impl Into<ErrorKind>, message: impl Into<String>) -> Self {
         Self {
             code: code.into(),
             message: message.into(),
@@ -33,7 +136,7 @@ impl CommandError {
     fn storage(e: &LibraryError) -> Self {
         tracing::error!(error = %e, "library storage failed");
         Self::new(
-            "storage",
+            AppCode::Storage,
             "Something went wrong while saving on this computer. Check that the disk is not \
              full and try again.",
         )
@@ -44,12 +147,12 @@ impl From<&DraftError> for CommandError {
     fn from(e: &DraftError) -> Self {
         match e {
             DraftError::Library(l) => Self::storage(l),
-            DraftError::NotFound => Self::new("not_found", e.to_string()),
-            DraftError::Sealed => Self::new("sealed", e.to_string()),
+            DraftError::NotFound => Self::new(AppCode::NotFound, e.to_string()),
+            DraftError::Sealed => Self::new(AppCode::Sealed, e.to_string()),
             DraftError::Invalid(_)
             | DraftError::Empty
             | DraftError::NoOpenDate
-            | DraftError::OpenDatePassed => Self::new("invalid", e.to_string()),
+            | DraftError::OpenDatePassed => Self::new(AppCode::Invalid, e.to_string()),
         }
     }
 }
@@ -69,7 +172,7 @@ impl From<LibraryError> for CommandError {
 impl From<LockError> for CommandError {
     fn from(e: LockError) -> Self {
         match e {
-            LockError::InUse { .. } => Self::new("library_in_use", e.to_string()),
+            LockError::InUse { .. } => Self::new(AppCode::LibraryInUse, e.to_string()),
             LockError::Io(io) => Self::storage(&LibraryError::Io(io)),
         }
     }
@@ -78,37 +181,35 @@ impl From<LockError> for CommandError {
 impl From<SyncError> for CommandError {
     fn from(e: SyncError) -> Self {
         match &e {
-            SyncError::Offline(_) => Self::new("offline", e.to_string()),
-            SyncError::SignedOut => Self::new("signed_out", e.to_string()),
-            SyncError::NotLoggedIn => Self::new("not_logged_in", e.to_string()),
-            SyncError::Api { code, message, .. } => {
-                let code = serde_json::to_value(code)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned))
-                    .unwrap_or_else(|| "server".into());
-                Self {
-                    code,
-                    message: message.clone(),
-                }
+            SyncError::Offline(_) => Self::new(AppCode::Offline, e.to_string()),
+            SyncError::SignedOut => Self::new(AppCode::SignedOut, e.to_string()),
+            SyncError::NotLoggedIn => Self::new(AppCode::NotLoggedIn, e.to_string()),
+            SyncError::BadServerAddress(_) | SyncError::NoSuchFolder(_) => {
+                Self::new(AppCode::Invalid, e.to_string())
             }
+            SyncError::PhotoFileMissing | SyncError::PhotoNotInCapsule => {
+                Self::new(AppCode::NotFound, e.to_string())
+            }
+            SyncError::KeepsChanging => Self::new(AppCode::Unsent, e.to_string()),
+            SyncError::Api { code, message, .. } => Self::new(ErrorKind::Server(*code), message),
             SyncError::Library(l) => Self::storage(l),
             SyncError::Draft(d) => Self::from(d),
             SyncError::Tokens(t) => {
                 tracing::error!(error = %t, "token store failed");
                 Self::new(
-                    "storage",
+                    AppCode::Storage,
                     "Your sign-in could not be kept on this computer. Check the keyring or \
                      the data folder's permissions.",
                 )
             }
-            SyncError::Corrupt => Self::new("corrupt", e.to_string()),
-            SyncError::Busy { .. } => Self::new("busy", e.to_string()),
-            SyncError::Refused(_) => Self::new("refused", e.to_string()),
-            SyncError::Unsent(_) => Self::new("unsent", e.to_string()),
+            SyncError::Corrupt => Self::new(AppCode::Corrupt, e.to_string()),
+            SyncError::Busy { .. } => Self::new(AppCode::Busy, e.to_string()),
+            SyncError::Refused(_) => Self::new(AppCode::Refused, e.to_string()),
+            SyncError::Unsent(_) => Self::new(AppCode::Unsent, e.to_string()),
             SyncError::Protocol(detail) => {
                 tracing::warn!(%detail, "unexpected answer");
                 Self::new(
-                    "unexpected",
+                    AppCode::Unexpected,
                     "The server's answer could not be understood. Is this an Image Time \
                      Capsule server of the same version?",
                 )

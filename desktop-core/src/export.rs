@@ -109,11 +109,7 @@ pub async fn export_originals(
         return Err(DraftError::Sealed.into());
     }
     if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
-        return Err(SyncError::Api {
-            status: 0,
-            code: protocol::ErrorCode::InvalidRequest,
-            message: format!("The folder {} does not exist.", dir.display()),
-        });
+        return Err(SyncError::NoSuchFolder(dir.to_owned()));
     }
     let total = u32::try_from(draft.photos.len()).unwrap_or(u32::MAX);
     let mut report = ExportReport::default();

@@ -6,7 +6,7 @@
 pub mod clock;
 pub mod desktop;
 pub mod drafts;
-mod error;
+pub mod error;
 pub mod export;
 pub mod import;
 pub mod library;
@@ -22,7 +22,7 @@ pub mod view;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use desktop::{AccountInfo, AccountStatus, Desktop};
 pub use drafts::{Draft, DraftError, DraftPhoto};
-pub use error::CommandError;
+pub use error::{AppCode, CommandError, ErrorKind};
 pub use export::{ExportFailure, ExportProgress, ExportReport, export_originals};
 pub use import::{
     CancelToken, CapsuleImport, ImportFailure, ImportProgress, ImportReport, ImportedPhoto,

@@ -160,6 +160,9 @@ pub struct PhotoRecord {
 pub struct Library {
     root: PathBuf,
     conn: Mutex<Connection>,
+    /// Counts what was queued for the server; the sync engine and the unlock watcher wait
+    /// on it, so an action never has to remember to wake them.
+    queued: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Library {
@@ -188,7 +191,18 @@ impl Library {
         Ok(Self {
             root,
             conn: Mutex::new(conn),
+            queued: tokio::sync::watch::Sender::new(0),
         })
+    }
+
+    /// Says that something was queued for the server (after its transaction committed).
+    pub(crate) fn queued(&self) {
+        self.queued.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Changes each time something is queued for the server.
+    pub fn watch_queue(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.queued.subscribe()
     }
 
     /// The library folder.

@@ -227,6 +227,8 @@ impl UnlockWatcher {
     /// while the app was closed), then sleeps until the next open date, and after each
     /// announcement wakes the sync engine to fetch the contents.
     pub async fn run(self: Arc<Self>, engine: Option<Arc<SyncEngine>>) {
+        // A seal is queued for the server: its open date is new to the watcher too.
+        let mut queued = self.lib.watch_queue();
         loop {
             let me = self.clone();
             let fired = tokio::task::spawn_blocking(move || me.fire_due()).await;
@@ -251,6 +253,7 @@ impl UnlockWatcher {
             };
             tokio::select! {
                 () = self.wake.notified() => {}
+                _ = queued.changed() => {}
                 () = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
             }
         }

@@ -14,6 +14,9 @@ pub struct UnknownName {
 macro_rules! stored_names {
     ($ty:ident, $kind:literal, { $($variant:ident => $name:literal),+ $(,)? }) => {
         impl $ty {
+            /// Every variant, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+
             /// The stored spelling.
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -53,4 +56,26 @@ macro_rules! stored_names {
             }
         }
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{CapsuleState, DeliveryStatus, ErrorCode, PhotoState};
+
+    fn same_as_serde<T: serde::Serialize + std::fmt::Display + Copy>(all: &[T]) {
+        for v in all {
+            let wire = serde_json::to_value(v).expect("serialize");
+            assert_eq!(wire.as_str(), Some(v.to_string().as_str()));
+        }
+    }
+
+    #[test]
+    fn stored_names_are_the_wire_names() {
+        same_as_serde(ErrorCode::ALL);
+        same_as_serde(CapsuleState::ALL);
+        same_as_serde(PhotoState::ALL);
+        same_as_serde(DeliveryStatus::ALL);
+        assert_eq!("capsule_sealed".parse(), Ok(ErrorCode::CapsuleSealed));
+        assert!("nonsense".parse::<CapsuleState>().is_err());
+    }
 }

@@ -6,7 +6,7 @@ use protocol::{CapsuleWrite, RecipientDelivery};
 use tauri::State;
 use uuid::Uuid;
 
-use crate::error::{CmdResult, CommandError};
+use crate::error::{AppCode, CmdResult, CommandError};
 use crate::state::App;
 
 #[tauri::command]
@@ -55,7 +55,7 @@ pub fn seal_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail>
 #[tauri::command]
 #[specta::specta]
 pub fn check_email(address: String) -> CmdResult<String> {
-    protocol::validate::email(&address).map_err(|m| CommandError::new("invalid", m))
+    protocol::validate::email(&address).map_err(|m| CommandError::new(AppCode::Invalid, m))
 }
 
 /// Checks a draft's fields as they are typed; answers the first problem, if any.

@@ -4,7 +4,7 @@ use tauri::{AppHandle, State};
 use tauri_plugin_autostart::ManagerExt;
 
 use crate::commands::account::AppInfo;
-use crate::error::{CmdResult, CommandError};
+use crate::error::{AppCode, CmdResult, CommandError};
 use crate::state::App;
 
 #[tauri::command]
@@ -26,7 +26,7 @@ pub fn set_autostart(app: AppHandle, state: State<'_, App>, on: bool) -> CmdResu
     changed.map_err(|e| {
         tracing::warn!(error = %e, "start at login could not be changed");
         CommandError::new(
-            "autostart",
+            AppCode::Unexpected,
             "Starting at login could not be changed on this system.",
         )
     })?;

@@ -13,6 +13,23 @@ pub enum SyncError {
         "The server cannot be reached right now ({0}). Your changes are kept and will be sent when it is back."
     )]
     Offline(String),
+    /// A server address that cannot be one.
+    #[error("{0}")]
+    BadServerAddress(String),
+    /// A folder that is not there (an export's destination).
+    #[error("The folder {} does not exist.", .0.display())]
+    NoSuchFolder(std::path::PathBuf),
+    /// A photo of a draft whose original has gone from this computer.
+    #[error(
+        "This photo's file is no longer on this computer; remove it from the capsule and add it again."
+    )]
+    PhotoFileMissing,
+    /// A photo asked for by a capsule that does not hold it.
+    #[error("This photo is not in that capsule.")]
+    PhotoNotInCapsule,
+    /// A draft kept changing on another device while this one merged and sent it.
+    #[error("This capsule keeps changing on another device; it will be tried again.")]
+    KeepsChanging,
     /// The server answered with an error.
     #[error("{message}")]
     Api {
@@ -114,7 +131,7 @@ impl SyncError {
     /// Whether trying again later may work without the person doing anything.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Offline(_) | Self::Corrupt | Self::Busy { .. } => true,
+            Self::Offline(_) | Self::Corrupt | Self::Busy { .. } | Self::KeepsChanging => true,
             Self::Api { status, code, .. } => {
                 *status >= 500
                     || *status == 429

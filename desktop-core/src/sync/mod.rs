@@ -2,10 +2,12 @@
 //! capsules show, and keeps the account. Everything it does is resumable from the SQLite
 //! state alone, so quitting at any moment loses nothing.
 
+mod account;
 mod api;
 mod error;
 mod pull;
 mod push;
+mod status;
 mod store;
 mod transfer;
 
@@ -15,44 +17,16 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use protocol::{CreateAccountRequest, CreateAccountResponse, LoginRequest, SessionResponse};
 use uuid::Uuid;
 
 pub use api::{Account, Timeouts};
 pub use error::SyncError;
+pub use status::SyncState;
 
 use crate::clock::Clock;
 use crate::library::Library;
-use crate::outbox::{self, FailureKind, OpKind};
+use crate::outbox::{self, FailureKind};
 use crate::tokens::TokenStore;
-
-/// Where a capsule stands with the server, in terms a person understands.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[cfg_attr(feature = "specta", derive(specta::Type))]
-#[serde(
-    tag = "kind",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
-pub enum SyncState {
-    /// No account on this device: the capsule exists only here.
-    LocalOnly,
-    /// Being sent; `bytes_done` of `bytes_total` photo bytes so far.
-    Syncing {
-        #[cfg_attr(feature = "specta", specta(type = u32))]
-        bytes_done: u64,
-        #[cfg_attr(feature = "specta", specta(type = u32))]
-        bytes_total: u64,
-    },
-    /// The server has everything this device has.
-    Synced,
-    /// Waiting for the server to be reachable.
-    WaitingForNetwork,
-    /// The session ended; log in to go on.
-    NeedsLogin,
-    /// Something needs the person, or the server keeps failing; the reason says which.
-    Error { reason: String },
-}
 
 /// What the engine tells the shell about, as it happens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,25 +79,6 @@ impl std::fmt::Debug for SyncEngine {
             .field("account", &self.api.account())
             .finish()
     }
-}
-
-/// Normalises a server address the way it is stored: no trailing slash, http(s) only.
-fn server_url(url: &str) -> Result<String, SyncError> {
-    let u = url.trim().trim_end_matches('/');
-    let parsed = reqwest::Url::parse(u).map_err(|_| SyncError::Api {
-        status: 0,
-        code: protocol::ErrorCode::InvalidRequest,
-        message: format!("“{u}” is not a server address; it looks like https://example.com."),
-    })?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(SyncError::Api {
-            status: 0,
-            code: protocol::ErrorCode::InvalidRequest,
-            message: "The server address must start with https:// (or http:// on this computer)."
-                .into(),
-        });
-    }
-    Ok(u.to_owned())
 }
 
 impl SyncEngine {
@@ -199,119 +154,6 @@ impl SyncEngine {
     /// Whether the last attempt to reach the server failed.
     pub fn is_offline(&self) -> bool {
         self.offline.load(std::sync::atomic::Ordering::SeqCst)
-    }
-
-    /// Makes an account on `server` and signs this device in to it.
-    pub async fn sign_up(
-        &self,
-        server: &str,
-        email: &str,
-        password: &str,
-    ) -> Result<Account, SyncError> {
-        let server = server_url(server)?;
-        let url = format!("{server}/v1/accounts");
-        let body = CreateAccountRequest {
-            email: email.into(),
-            password: password.into(),
-        };
-        let res = api::with_busy_retries(|| self.api.http.post(&url).json(&body).send()).await?;
-        let _: CreateAccountResponse = api::json(res).await?;
-        self.log_in(&server, email, password).await
-    }
-
-    /// Signs this device in. If another account synced here before, what came from it
-    /// leaves this device; drafts never sent stay and go to this account.
-    pub async fn log_in(
-        &self,
-        server: &str,
-        email: &str,
-        password: &str,
-    ) -> Result<Account, SyncError> {
-        let server = server_url(server)?;
-        let url = format!("{server}/v1/sessions");
-        let body = LoginRequest {
-            email: email.into(),
-            password: password.into(),
-            device_name: Some(self.device_name.clone()),
-        };
-        let res = api::with_busy_retries(|| self.api.http.post(&url).json(&body).send()).await?;
-        let s: SessionResponse = api::json(res).await?;
-        let account = Account {
-            server_url: server,
-            user_id: s.user_id,
-            email: email.trim().to_lowercase(),
-        };
-        let (key, refresh) = (account.token_key(), s.refresh_token.clone());
-        self.api
-            .with_tokens(move |t| t.save(&key, &refresh))
-            .await?;
-        {
-            let mut conn = self.lib.conn();
-            let owner = format!("{}|{}", account.server_url, account.user_id);
-            store::adopt_owner(&mut conn, &owner)?;
-            store::save_account(&conn, &account)?;
-        }
-        self.api.set_session(Some(account.clone()), Some(&s));
-        self.wake();
-        Ok(account)
-    }
-
-    /// Signs this device out: the server revokes the session (when reachable), the token
-    /// is forgotten. Capsules stay on this device.
-    pub async fn log_out(&self) -> Result<(), SyncError> {
-        let Some(account) = self.api.account() else {
-            return Ok(());
-        };
-        match self
-            .api
-            .send(reqwest::Method::DELETE, "/v1/sessions/current", |r| r)
-            .await
-        {
-            Ok(_) | Err(SyncError::SignedOut) => {}
-            // Offline: the token is forgotten here anyway and expires on the server.
-            Err(e) => tracing::info!(error = %e, "could not tell the server about the log-out"),
-        }
-        let key = account.token_key();
-        self.api.with_tokens(move |t| t.delete(&key)).await?;
-        store::clear_account(&self.lib.conn())?;
-        self.api.set_session(None, None);
-        Ok(())
-    }
-
-    /// Changes the account's password; the server ends every other session.
-    pub async fn change_password(&self, current: &str, new: &str) -> Result<(), SyncError> {
-        let body = protocol::ChangePasswordRequest {
-            current_password: current.into(),
-            new_password: new.into(),
-        };
-        let res = self
-            .api
-            .send(reqwest::Method::PUT, "/v1/account/password", |r| {
-                r.json(&body)
-            })
-            .await?;
-        api::check(res).await?;
-        Ok(())
-    }
-
-    /// Deletes the account and everything of it on the server, then signs out here.
-    /// Capsules on this device stay, as drafts only on this computer.
-    pub async fn delete_account(&self, password: &str) -> Result<(), SyncError> {
-        let body = protocol::DeleteAccountRequest {
-            password: password.into(),
-        };
-        let res = self
-            .api
-            .send(reqwest::Method::DELETE, "/v1/account", |r| r.json(&body))
-            .await?;
-        api::check(res).await?;
-        if let Some(account) = self.api.account() {
-            let key = account.token_key();
-            self.api.with_tokens(move |t| t.delete(&key)).await?;
-        }
-        store::clear_account(&self.lib.conn())?;
-        self.api.set_session(None, None);
-        Ok(())
     }
 
     /// Ends [`SyncEngine::run`] once the pass under way is done (what it did not get to
@@ -395,6 +237,7 @@ impl SyncEngine {
     /// `every` otherwise (sooner while the network is down and something waits).
     pub async fn run(self: Arc<Self>, every: Duration) {
         use std::sync::atomic::Ordering::SeqCst;
+        let mut queued = self.lib.watch_queue();
         while !self.stopping.load(SeqCst) {
             match self.pass().await {
                 Ok(_) | Err(SyncError::NotLoggedIn) => {}
@@ -409,6 +252,7 @@ impl SyncEngine {
                 .fold(every, Duration::min);
             tokio::select! {
                 () = self.wake.notified() => {}
+                _ = queued.changed() => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
@@ -453,107 +297,12 @@ impl SyncEngine {
             .map(|t| Duration::from_millis(u64::try_from(t - now).unwrap_or(0).max(200)))
     }
 
-    /// Where a capsule stands with the server.
-    pub fn sync_state(&self, capsule_id: Uuid) -> Result<SyncState, SyncError> {
-        let mut states = self.states_of(Some(capsule_id))?;
-        Ok(states.remove(&capsule_id).unwrap_or(SyncState::Synced))
-    }
-
-    /// Where every capsule with something still to send stands; a capsule not in the map
-    /// is synced (or only on this computer, without an account).
-    pub fn sync_states(&self) -> Result<HashMap<Uuid, SyncState>, SyncError> {
-        if self.api.account().is_none() {
-            let ids = self.lib.capsule_ids()?;
-            return Ok(ids
-                .into_iter()
-                .map(|id| (id, SyncState::LocalOnly))
-                .collect());
-        }
-        self.states_of(None)
-    }
-
-    /// The states of the capsules with outbox entries (of `only`, when given), from one
-    /// read of the outbox.
-    fn states_of(&self, only: Option<Uuid>) -> Result<HashMap<Uuid, SyncState>, SyncError> {
-        if self.api.account().is_none() {
-            return Ok(only
-                .map(|id| (id, SyncState::LocalOnly))
-                .into_iter()
-                .collect());
-        }
-        let mut by_capsule: HashMap<Uuid, Vec<outbox::Op>> = HashMap::new();
-        for o in outbox::pending(&self.lib.conn())? {
-            if only.is_none_or(|id| id == o.capsule_id) {
-                by_capsule.entry(o.capsule_id).or_default().push(o);
-            }
-        }
-        let in_flight = self
-            .uploads
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let mut out = HashMap::with_capacity(by_capsule.len());
-        for (id, ops) in by_capsule {
-            out.insert(id, self.state_from(&ops, &in_flight)?);
-        }
-        Ok(out)
-    }
-
-    fn state_from(
-        &self,
-        ops: &[outbox::Op],
-        in_flight: &HashMap<Uuid, Arc<AtomicU64>>,
-    ) -> Result<SyncState, SyncError> {
-        if let Some(o) = ops.iter().find(|o| o.failure == Some(FailureKind::Refused)) {
-            return Ok(SyncState::Error {
-                reason: o.last_error.clone().unwrap_or_default(),
-            });
-        }
-        if self.api.is_signed_out() {
-            return Ok(SyncState::NeedsLogin);
-        }
-        if self.is_offline() || ops.iter().any(|o| o.failure == Some(FailureKind::Network)) {
-            return Ok(SyncState::WaitingForNetwork);
-        }
-        if let Some(o) = ops
-            .iter()
-            .find(|o| o.failure == Some(FailureKind::Server) && o.attempts >= 3)
-        {
-            return Ok(SyncState::Error {
-                reason: format!(
-                    "{} It will be tried again.",
-                    o.last_error.clone().unwrap_or_default()
-                ),
-            });
-        }
-        let mut total = 0;
-        let mut done = 0;
-        for o in ops.iter().filter(|o| o.kind == OpKind::PutPhoto) {
-            let Some(pid) = o.photo_id else { continue };
-            let Some(p) = store::local_photo(&self.lib.conn(), pid)? else {
-                continue;
-            };
-            total += p.size;
-            if let Some(sent) = in_flight.get(&pid) {
-                done += sent.load(std::sync::atomic::Ordering::Relaxed).min(p.size);
-            }
-        }
-        Ok(SyncState::Syncing {
-            bytes_done: done,
-            bytes_total: total,
-        })
-    }
-
     /// A photo's original on this device, fetched from the server first if needed (an
     /// opened capsule, or a draft made on another device).
     pub async fn original(&self, capsule_id: Uuid, photo_id: Uuid) -> Result<PathBuf, SyncError> {
         let p = store::local_photo(&self.lib.conn(), photo_id)?
             .filter(|p| p.capsule_id == capsule_id)
-            .ok_or_else(|| SyncError::Api {
-                status: 404,
-                code: protocol::ErrorCode::NotFound,
-                message: "This photo is not in that capsule.".into(),
-            })?;
+            .ok_or(SyncError::PhotoNotInCapsule)?;
         let dest = self.lib.photo_path(&p.sha256);
         if dest.exists() {
             return Ok(dest);

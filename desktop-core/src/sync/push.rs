@@ -220,12 +220,7 @@ impl SyncEngine {
                 Err(e) => return Err(e),
             }
         }
-        Err(SyncError::Api {
-            status: 409,
-            code: ErrorCode::VersionConflict,
-            message: "This capsule keeps changing on another device; it will be tried again."
-                .into(),
-        })
+        Err(SyncError::KeepsChanging)
     }
 
     /// Declares a photo, streams its bytes if the server lacks them, and completes it.
@@ -237,12 +232,7 @@ impl SyncEngine {
         };
         let file = self.lib.photo_path(&p.sha256);
         if !file.exists() {
-            return Err(SyncError::Api {
-                status: 0,
-                code: ErrorCode::NotFound,
-                message: "This photo's file is no longer on this computer; remove it from the capsule and add it again."
-                    .into(),
-            });
+            return Err(SyncError::PhotoFileMissing);
         }
         let cid = p.capsule_id;
         let base = format!("/v1/capsules/{cid}/photos/{photo_id}");

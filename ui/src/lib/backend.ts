@@ -12,7 +12,7 @@ import type {
   ExportReport,
   RecipientDelivery_Serialize as RecipientDelivery,
 } from "./bindings.gen";
-import { AppError } from "./errors";
+import { AppError, type ErrorKind } from "./errors";
 
 export type {
   AppInfo,
@@ -103,7 +103,7 @@ async function ok<T>(p: Promise<Answer<T>>): Promise<T> {
   if (answer.status === "error") {
     const e: unknown = answer.error;
     if (typeof e === "object" && e !== null && "code" in e && "message" in e) {
-      throw new AppError(String(e.code), String(e.message));
+      throw new AppError(e.code as ErrorKind, String(e.message));
     }
     throw AppError.unexpected(e);
   }

@@ -73,6 +73,38 @@ export type AccountInfo = {
 	serverUrl: string,
 };
 
+/**
+ *  What went wrong on this computer, or with reaching the server, as a program switches
+ *  on it.
+ */
+export type AppCode = 
+/**  The server cannot be reached; the work stays queued. */
+"offline" | 
+/**  The session ended; log in again. */
+"signed_out" | 
+/**  No account on this device. */
+"not_logged_in" | 
+/**  Something typed or chosen is not acceptable. */
+"invalid" | 
+/**  No such capsule or photo here. */
+"not_found" | 
+/**  The capsule is sealed. */
+"sealed" | 
+/**  Saving on this computer failed. */
+"storage" | 
+/**  Another program has the library open. */
+"library_in_use" | 
+/**  The server is busy and says when to come back. */
+"busy" | 
+/**  The server refused a change for good. */
+"refused" | 
+/**  The server kept failing to take a change. */
+"unsent" | 
+/**  A download was damaged on the way. */
+"corrupt" | 
+/**  A failure of the app itself. */
+"unexpected";
+
 /**  What the window needs to know at start and after account changes. */
 export type AppInfo = AppInfo_Serialize | AppInfo_Deserialize;
 
@@ -256,12 +288,7 @@ export type CapsuleWrite_Serialize = {
 
 /**  What an action answers when it fails. */
 export type CommandError = {
-	/**
-	 *  `offline`, `signed_out`, `not_logged_in`, `invalid`, `not_found`, `sealed`,
-	 *  `storage`, `library_in_use`, `busy`, `refused`, `unsent`, `unexpected`, or the server's own
-	 *  error code.
-	 */
-	code: string,
+	code: ErrorKind,
 	message: string,
 };
 
@@ -340,6 +367,9 @@ export type ErrorCode =
 "unavailable" | 
 /**  Something went wrong on the server; the cause is logged there. */
 "internal";
+
+/**  An error's code: the app's own, or the server's when the server refused. */
+export type ErrorKind = AppCode | ErrorCode;
 
 /**  A photo that could not be exported, and why. */
 export type ExportFailure = {

@@ -10,7 +10,7 @@ import type {
   CapsuleWrite,
   SkippedFile,
 } from "../backend";
-import { sentence } from "../errors";
+import { appError, sentence } from "../errors";
 import { fromLocalParts, localZone, toLocalParts } from "../time";
 
 export type SaveState = "saved" | "pending" | "saving" | "invalid" | "failed";
@@ -128,6 +128,14 @@ export class CapsuleStore {
       }
       this.show(d, false);
     } catch (e) {
+      if (appError(e)?.sealed) {
+        // Sealed meanwhile (on another computer): nothing typed here can go in any more,
+        // so the screen becomes the sealed one instead of showing a failed save.
+        this.save = "saved";
+        this.problem = null;
+        await this.load();
+        return;
+      }
       this.save = "failed";
       this.problem = sentence(e);
     }

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { AppError } from "../errors";
 import { FakeBackend } from "../testing/fakeBackend";
 import { CapsuleStore, SAVE_DELAY_MS } from "./capsule.svelte";
 
@@ -72,6 +73,29 @@ describe("a draft on screen", () => {
     expect(store.skipped.map((s) => s.fileName)).toEqual(["b.heic"]);
     store.handle({ kind: "importFinished", capsuleId: "another", report: { added: 1, alreadyIn: 0, cancelled: false, skipped: [] } });
     expect(store.skipped).toHaveLength(1);
+  });
+
+  it("turns to the sealed capsule when a save finds it sealed on another computer", async () => {
+    backend.capsules.get(store.id)!.state = "sealed";
+    backend.failNext.set("updateCapsule", new AppError("capsule_sealed", "This capsule is sealed."));
+    store.title = "Too late";
+    store.edited();
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS + 10);
+    expect(store.save).toBe("saved");
+    expect(store.problem).toBeNull();
+    expect(store.detail?.state).toBe("sealed");
+  });
+
+  it("keeps a failed save for another try, with the reason", async () => {
+    backend.failNext.set("updateCapsule", new AppError("storage", "The disk is full."));
+    store.title = "Kept";
+    store.edited();
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS + 10);
+    expect(store.save).toBe("failed");
+    expect(store.problem).toBe("The disk is full.");
+    await store.flush();
+    expect(store.save).toBe("saved");
+    expect(backend.capsules.get(store.id)?.title).toBe("Kept");
   });
 
   it("keeps typed edits when sync changes the capsule meanwhile", async () => {

@@ -1,7 +1,7 @@
 // The app's account and settings as the window knows them.
 
 import type { AppInfo, Backend } from "../backend";
-import { sentence } from "../errors";
+import { appError, sentence } from "../errors";
 
 export class Session {
   info = $state<AppInfo | null>(null);
@@ -28,6 +28,8 @@ export class Session {
       if (info) this.set(info);
       return null;
     } catch (e) {
+      // The server ended the session: the sidebar offers to log in again.
+      if (appError(e)?.needsLogIn && this.info?.account) this.signedOut = true;
       return sentence(e);
     } finally {
       this.busy = false;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { AppError } from "../errors";
 import { FakeBackend } from "../testing/fakeBackend";
 import { Session } from "./session.svelte";
 
@@ -21,5 +22,22 @@ describe("the session", () => {
     await s.load();
     s.ended();
     expect(s.signedOut).toBe(true);
+  });
+});
+
+describe("the session when the server ends it", () => {
+  it("offers to log in again after an action is refused for it, and not after other failures", async () => {
+    const backend = new FakeBackend();
+    backend.info = { ...backend.info, account: { email: "me@example.com", serverUrl: "http://127.0.0.1:8080" } };
+    const s = new Session(backend);
+    await s.load();
+    backend.failNext.set("changePassword", new AppError("invalid_credentials", "Your current password is not correct."));
+    expect(await s.changePassword("old", "new-password-1")).toBe("Your current password is not correct.");
+    expect(s.signedOut).toBe(false);
+    backend.failNext.set("changePassword", new AppError("signed_out", "Your session has ended. Log in again to keep syncing."));
+    expect(await s.changePassword("old", "new-password-1")).toBe("Your session has ended. Log in again to keep syncing.");
+    expect(s.signedOut).toBe(true);
+    expect(await s.logIn("http://127.0.0.1:8080", "me@example.com", "right")).toBeNull();
+    expect(s.signedOut).toBe(false);
   });
 });

@@ -29,10 +29,17 @@ export class FakeBackend implements Backend {
   };
   importAnswer: CapsuleImport = { added: 0, alreadyIn: 0, skipped: [], cancelled: false };
   listeners: ((e: AppEvent) => void)[] = [];
+  /** Calls that fail next, by name: the error is thrown once, then the call works again. */
+  failNext = new Map<string, AppError>();
   private next = 1;
 
   private record(name: string, ...args: unknown[]) {
     this.calls.push({ name, args });
+    const fail = this.failNext.get(name);
+    if (fail) {
+      this.failNext.delete(name);
+      throw fail;
+    }
   }
 
   count(name: string): number {
@@ -89,11 +96,15 @@ export class FakeBackend implements Backend {
     this.info = { ...this.info, account: null };
     return this.info;
   }
-  async changePassword() {}
+  async changePassword(current: string, next: string) {
+    this.record("changePassword", current, next);
+  }
   async deleteAccount() {
     return this.info;
   }
-  async syncNow() {}
+  async syncNow() {
+    this.record("syncNow");
+  }
 
   async listCapsules(): Promise<CapsuleSummary[]> {
     this.record("listCapsules");
