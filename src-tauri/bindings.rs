@@ -85,4 +85,21 @@ mod tests {
             super::BINDINGS
         );
     }
+
+    /// The rules' answers the UI tests read match the rules; rewritten with the bindings.
+    #[test]
+    fn bindings_rules_fixture_is_current() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(crate::fixtures::RULES);
+        let fresh = crate::fixtures::rules();
+        if std::env::var_os("ITC_UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write rules");
+            return;
+        }
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            current == fresh,
+            "{} is out of date: run `ITC_UPDATE_BINDINGS=1 cargo test -p image-time-capsule bindings` and commit it",
+            crate::fixtures::RULES
+        );
+    }
 }

@@ -6,6 +6,8 @@ mod cli;
 mod commands;
 mod error;
 mod events;
+#[cfg(test)]
+mod fixtures;
 mod media;
 mod state;
 mod transfers;

@@ -11,18 +11,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use desktop_core::{Library, SyncEngine, SyncError, SyncState, SystemClock, Timeouts, TokenStore};
 use protocol::CapsuleWrite;
-use support::{Device, PASSWORD, Server, add_photos, big_photo, photo, sha256_hex};
+use support::{Device, PASSWORD, Server, add_photos, big_photo, photo, sha256_hex, two_devices};
 use testkit::FaultProxy;
 use uuid::Uuid;
 
 fn fields(title: &str, note: &str) -> CapsuleWrite {
-    CapsuleWrite {
-        title: title.into(),
-        note: note.into(),
-        open_at: Some(Utc::now() + chrono::Duration::days(30)),
-        time_zone: "Europe/Paris".into(),
-        recipients: vec![],
-    }
+    support::draft_fields(title, note, &[])
 }
 
 /// A device whose engine gives up on a silent connection after `read`.
@@ -91,11 +85,7 @@ async fn an_upload_cut_by_the_network_is_sent_again_and_counts_once() {
         "the cut part and then the whole photo went out ({sent} bytes)"
     );
 
-    let b = Device::open(&tmp.path().join("b"));
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let b = Device::logged_in(&tmp.path().join("b"), &server.url, &who).await;
     b.engine.sync_now().await.expect("pull");
     let there = b.lib.draft(d.id).expect("read").expect("arrived");
     assert_eq!(there.photos.len(), 1, "the photo counts once");
@@ -152,17 +142,8 @@ async fn two_devices_on_a_slow_link_converge() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut server = Server::start().await;
     let slow = behind_proxy(&mut server).await;
-    let who = format!("slow-{}@example.com", Uuid::new_v4().simple());
-    let a = Device::open(&tmp.path().join("a"));
-    a.engine
-        .sign_up(&slow.url("http"), &who, PASSWORD)
-        .await
-        .expect("sign up");
-    let b = Device::open(&tmp.path().join("b"));
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let who = support::email("slow");
+    let (a, b) = two_devices(tmp.path(), &slow.url("http"), &server.url, &who).await;
     let d = a
         .lib
         .create_draft(&fields("Shared", "v1"), Utc::now())

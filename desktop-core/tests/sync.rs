@@ -8,21 +8,14 @@ use chrono::Utc;
 use desktop_core::{SyncError, SyncState, ThumbSize};
 use protocol::{CapsuleState, CapsuleWrite};
 use sha2::{Digest, Sha256};
-use support::{Device, PASSWORD, Server, add_photos, big_photo, photo};
-use uuid::Uuid;
+use support::{Device, PASSWORD, Server, add_photos, big_photo, photo, two_devices};
 
 fn fields(title: &str, note: &str) -> CapsuleWrite {
-    CapsuleWrite {
-        title: title.into(),
-        note: note.into(),
-        open_at: Some(Utc::now() + chrono::Duration::days(30)),
-        time_zone: "Europe/Paris".into(),
-        recipients: vec!["ann@example.com".into()],
-    }
+    support::draft_fields(title, note, &["ann@example.com"])
 }
 
 fn email() -> String {
-    format!("person-{}@example.com", Uuid::new_v4().simple())
+    support::email("person")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -60,11 +53,7 @@ async fn drafts_made_offline_reach_the_server_and_another_device() {
     assert_eq!(report.pushed, 3, "the capsule and its two photos");
     assert_eq!(a.engine.sync_state(d.id).expect("state"), SyncState::Synced);
 
-    let b = Device::open(&tmp.path().join("b"));
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let b = Device::logged_in(&tmp.path().join("b"), &server.url, &who).await;
     let report = b.engine.sync_now().await.expect("sync b");
     assert_eq!(report.downloaded, 2, "both thumbnails fetched");
     let there = b.lib.draft(d.id).expect("read").expect("capsule on b");
@@ -145,11 +134,7 @@ async fn an_upload_cut_by_a_server_stop_completes_after_restart() {
     assert_eq!(a.engine.sync_state(d.id).expect("state"), SyncState::Synced);
 
     // The server's bytes are the file's: fetched by another device, hash-checked.
-    let b = Device::open(&tmp.path().join("b"));
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let b = Device::logged_in(&tmp.path().join("b"), &server.url, &who).await;
     b.engine.sync_now().await.expect("sync b");
     let there = b.lib.draft(d.id).expect("read").expect("capsule");
     let path = b
@@ -168,16 +153,7 @@ async fn two_devices_converge_after_conflicting_edits_and_a_delete() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = Server::start().await;
     let who = email();
-    let a = Device::open(&tmp.path().join("a"));
-    let b = Device::open(&tmp.path().join("b"));
-    a.engine
-        .sign_up(&server.url, &who, PASSWORD)
-        .await
-        .expect("sign up");
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let (a, b) = two_devices(tmp.path(), &server.url, &server.url, &who).await;
 
     let lake = a
         .lib
@@ -267,11 +243,7 @@ async fn an_app_restart_resumes_the_pending_outbox() {
     a.engine.sync_now().await.expect("resumed");
     assert_eq!(a.engine.sync_state(id).expect("state"), SyncState::Synced);
 
-    let b = Device::open(&tmp.path().join("b"));
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let b = Device::logged_in(&tmp.path().join("b"), &server.url, &who).await;
     b.engine.sync_now().await.expect("sync b");
     let c = b
         .lib
@@ -355,16 +327,7 @@ async fn a_refused_refresh_asks_for_log_in_and_a_new_key_is_refreshed_once() {
     let tmp = tempfile::tempdir().expect("tmp");
     let mut server = Server::start().await;
     let who = email();
-    let a = Device::open(&tmp.path().join("a"));
-    let b = Device::open(&tmp.path().join("b"));
-    a.engine
-        .sign_up(&server.url, &who, PASSWORD)
-        .await
-        .expect("sign up");
-    b.engine
-        .log_in(&server.url, &who, PASSWORD)
-        .await
-        .expect("log in");
+    let (a, b) = two_devices(tmp.path(), &server.url, &server.url, &who).await;
     let d = a
         .lib
         .create_draft(&fields("T", "n"), Utc::now())

@@ -5,21 +5,17 @@
 
 use libfuzzer_sys::fuzz_target;
 
-const TYPES: [&str; 7] = [
-    "image/jpeg",
-    "image/png",
-    "image/webp",
-    "image/gif",
-    "image/tiff",
-    "image/bmp",
-    "application/octet-stream",
-];
-
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, rest)) = data.split_first() else {
         return;
     };
     let name = String::from_utf8_lossy(rest);
-    let out = protocol::names::safe_file_name(Some(&name), TYPES[usize::from(pick) % TYPES.len()], 1);
+    // Every accepted type, and one the names code has never heard of.
+    let types = imaging::ACCEPTED_TYPES;
+    let media_type = types
+        .get(usize::from(pick) % (types.len() + 1))
+        .copied()
+        .unwrap_or("application/octet-stream");
+    let out = protocol::names::safe_file_name(Some(&name), media_type, 1);
     assert!(protocol::names::is_safe_file_name(&out), "{name:?} -> {out:?}");
 });

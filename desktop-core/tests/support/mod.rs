@@ -169,6 +169,44 @@ impl Device {
             engine,
         }
     }
+
+    /// This device, signed up as `who` on the server at `url`.
+    pub async fn signed_up(dir: &Path, url: &str, who: &str) -> Self {
+        let d = Self::open(dir);
+        d.engine.sign_up(url, who, PASSWORD).await.expect("sign up");
+        d
+    }
+
+    /// This device, logged in as `who` (an account that exists) on the server at `url`.
+    pub async fn logged_in(dir: &Path, url: &str, who: &str) -> Self {
+        let d = Self::open(dir);
+        d.engine.log_in(url, who, PASSWORD).await.expect("log in");
+        d
+    }
+}
+
+/// Two devices of one new account, in `dir/a` (which signed up, through `a_url`) and `dir/b`
+/// (which logged in, through `b_url`).
+pub async fn two_devices(dir: &Path, a_url: &str, b_url: &str, who: &str) -> (Device, Device) {
+    let a = Device::signed_up(&dir.join("a"), a_url, who).await;
+    let b = Device::logged_in(&dir.join("b"), b_url, who).await;
+    (a, b)
+}
+
+/// A fresh address for a new account.
+pub fn email(prefix: &str) -> String {
+    format!("{prefix}-{}@example.com", uuid::Uuid::new_v4().simple())
+}
+
+/// A draft's fields, opening in 30 days.
+pub fn draft_fields(title: &str, note: &str, recipients: &[&str]) -> protocol::CapsuleWrite {
+    protocol::CapsuleWrite {
+        title: title.into(),
+        note: note.into(),
+        open_at: Some(chrono::Utc::now() + chrono::Duration::days(30)),
+        time_zone: "Europe/Paris".into(),
+        recipients: recipients.iter().map(|r| (*r).to_owned()).collect(),
+    }
 }
 
 /// A photo file of `w`×`h` pixels, different for each `seed`.

@@ -64,12 +64,8 @@ async fn sign_up_refuses_weak_passwords_bad_emails_and_taken_emails(b: Backend) 
     assert_eq!((status, code.as_str()), (409, "email_taken"));
     // Unknown fields are refused, not ignored.
     let res = app
-        .client
-        .post(app.url("/v1/accounts"))
-        .json(&json!({"email": "x@example.com", "password": PASSWORD, "is_admin": true}))
-        .send()
-        .await
-        .expect("request");
+        .sign_up_with(&json!({"email": "x@example.com", "password": PASSWORD, "is_admin": true}))
+        .await;
     assert_eq!(error_code(res).await.0, 400);
 }
 
@@ -123,19 +119,10 @@ async fn failed_log_ins_are_limited_per_account_and_per_address(b: Backend) {
     assert_eq!(app.log_in_raw(&user.email, PASSWORD).await.status(), 200);
 }
 
-async fn refresh(app: &crate::helpers::TestApp, token: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/v1/sessions/refresh"))
-        .json(&json!({"refresh_token": token}))
-        .send()
-        .await
-        .expect("request")
-}
-
 async fn refresh_rotates_and_a_reused_token_revokes_the_family(b: Backend) {
     let app = spawn_app(b).await;
     let user = app.new_user().await;
-    let res = refresh(&app, &user.refresh).await;
+    let res = app.refresh(&user.refresh).await;
     assert_eq!(res.status(), 200);
     let second: SessionResponse = res.json().await.expect("session");
     assert_ne!(second.refresh_token, user.refresh);
@@ -148,16 +135,16 @@ async fn refresh_rotates_and_a_reused_token_revokes_the_family(b: Backend) {
     assert_eq!(app.get_json(&fresh, "/v1/sync").await.0, 200);
     // Presenting the spent token again is theft: the whole family goes.
     assert_eq!(
-        error_code(refresh(&app, &user.refresh).await).await,
+        error_code(app.refresh(&user.refresh).await).await,
         (401, "refresh_token_reused".to_owned())
     );
     assert_eq!(
-        error_code(refresh(&app, &second.refresh_token).await).await,
+        error_code(app.refresh(&second.refresh_token).await).await,
         (401, "invalid_refresh_token".to_owned())
     );
     assert_eq!(app.get_json(&fresh, "/v1/sync").await.0, 401);
     // Garbage is just invalid.
-    assert_eq!(refresh(&app, "garbage").await.status(), 401);
+    assert_eq!(app.refresh("garbage").await.status(), 401);
 }
 
 async fn log_out_ends_the_session_at_once(b: Backend) {
@@ -171,7 +158,7 @@ async fn log_out_ends_the_session_at_once(b: Backend) {
         .expect("request");
     assert_eq!(res.status(), 204);
     assert_eq!(app.get_json(&user, "/v1/sync").await.0, 401);
-    assert_eq!(refresh(&app, &user.refresh).await.status(), 401);
+    assert_eq!(app.refresh(&user.refresh).await.status(), 401);
     assert_eq!(app.get_json(&other_device, "/v1/sync").await.0, 200);
 }
 
@@ -199,7 +186,7 @@ async fn password_change_ends_other_sessions(b: Backend) {
     assert_eq!(res.status(), 204);
     assert_eq!(app.get_json(&user, "/v1/sync").await.0, 200);
     assert_eq!(app.get_json(&other_device, "/v1/sync").await.0, 401);
-    assert_eq!(refresh(&app, &other_device.refresh).await.status(), 401);
+    assert_eq!(app.refresh(&other_device.refresh).await.status(), 401);
     assert_eq!(app.log_in_raw(&user.email, PASSWORD).await.status(), 401);
     assert_eq!(
         app.log_in_raw(&user.email, "new-harbour-violet-88")
@@ -219,19 +206,9 @@ async fn account_deletion_removes_capsules_photos_blobs_and_tokens(b: Backend) {
     let original = sync_server::blob::keys::original(&uid, &photo.sha256);
     assert!(app.state.blobs.get(&original).await.expect("get").is_some());
 
-    let res = app
-        .req(Method::DELETE, "/v1/account", &user)
-        .json(&json!({"password": "wrong-password-1"}))
-        .send()
-        .await
-        .expect("request");
+    let res = app.delete_account(&user, "wrong-password-1").await;
     assert_eq!(res.status(), 403);
-    let res = app
-        .req(Method::DELETE, "/v1/account", &user)
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .expect("request");
+    let res = app.delete_account(&user, PASSWORD).await;
     assert_eq!(res.status(), 204);
     for key in [
         original,
@@ -244,6 +221,6 @@ async fn account_deletion_removes_capsules_photos_blobs_and_tokens(b: Backend) {
     }
     assert!(app.state.db.capsule(capsule).await.expect("db").is_none());
     assert_eq!(app.get_json(&user, "/v1/sync").await.0, 401);
-    assert_eq!(refresh(&app, &user.refresh).await.status(), 401);
+    assert_eq!(app.refresh(&user.refresh).await.status(), 401);
     assert_eq!(app.log_in_raw(&user.email, PASSWORD).await.status(), 401);
 }

@@ -425,6 +425,35 @@ impl TestApp {
         .expect("request")
     }
 
+    /// `DELETE /v1/account` with a password.
+    pub async fn delete_account(&self, user: &User, password: &str) -> reqwest::Response {
+        self.req(reqwest::Method::DELETE, "/v1/account", user)
+            .json(&json!({ "password": password }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /v1/sessions/refresh`.
+    pub async fn refresh(&self, refresh_token: &str) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/sessions/refresh"))
+            .json(&json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// `POST /v1/accounts` with a body as given (fields the API does not know, say).
+    pub async fn sign_up_with(&self, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url("/v1/accounts"))
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn get_json(&self, user: &User, path: &str) -> (u16, Value) {
         let res = self
             .req(reqwest::Method::GET, path, user)

@@ -394,12 +394,8 @@ async fn titles_and_recipients_cannot_inject_mail_headers() {
 async fn unknown_fields_are_refused_so_nothing_can_be_assigned_on_the_side() {
     let app = spawn_app(Backend::SqliteFolder).await;
     let res = app
-        .client
-        .post(app.url("/v1/accounts"))
-        .json(&json!({"email": "x@example.com", "password": PASSWORD, "is_admin": true}))
-        .send()
-        .await
-        .expect("sign up");
+        .sign_up_with(&json!({"email": "x@example.com", "password": PASSWORD, "is_admin": true}))
+        .await;
     assert_eq!(error_code(res).await, (400, "invalid_request".into()));
     let user = app.new_user().await;
     let mut body = draft_body("Trip");
@@ -433,12 +429,7 @@ async fn unknown_fields_are_refused_so_nothing_can_be_assigned_on_the_side() {
 async fn no_token_works_after_the_account_is_deleted() {
     let app = spawn_app(Backend::SqliteFolder).await;
     let user = app.new_user().await;
-    let res = app
-        .req(reqwest::Method::DELETE, "/v1/account", &user)
-        .json(&json!({"password": PASSWORD}))
-        .send()
-        .await
-        .expect("delete");
+    let res = app.delete_account(&user, PASSWORD).await;
     assert_eq!(res.status(), 204);
     let res = app
         .req(reqwest::Method::GET, "/v1/sync", &user)
@@ -446,13 +437,7 @@ async fn no_token_works_after_the_account_is_deleted() {
         .await
         .expect("sync");
     assert_eq!(res.status(), 401, "the access token died with the account");
-    let res = app
-        .client
-        .post(app.url("/v1/sessions/refresh"))
-        .json(&json!({"refresh_token": user.refresh}))
-        .send()
-        .await
-        .expect("refresh");
+    let res = app.refresh(&user.refresh).await;
     assert_eq!(res.status(), 401);
     assert_eq!(app.log_in_raw(&user.email, PASSWORD).await.status(), 401);
 }

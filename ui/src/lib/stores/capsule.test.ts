@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { AppError } from "../errors";
 import { FakeBackend } from "../testing/fakeBackend";
+import rules from "../testing/rules.gen.json";
 import { CapsuleStore, SAVE_DELAY_MS } from "./capsule.svelte";
 
 describe("a draft on screen", () => {
@@ -36,7 +37,7 @@ describe("a draft on screen", () => {
     await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS + 10);
     expect(backend.count("updateCapsule")).toBe(0);
     expect(store.save).toBe("invalid");
-    expect(store.problem).toBe("Give the capsule a title.");
+    expect(store.problem).toBe(rules.title["   "]);
   });
 
   it("refuses a date the calendar does not have", async () => {

@@ -8,20 +8,27 @@ describe("the session", () => {
     const backend = new FakeBackend();
     const s = new Session(backend);
     await s.load();
-    expect(await s.logIn("http://127.0.0.1:8080", "me@example.com", "wrong")).toBe(
-      "The email or password is not right.",
-    );
+    const refusal = new AppError("invalid_credentials", "That email and password do not match an account.");
+    backend.failNext.set("logIn", refusal);
+    expect(await s.logIn("http://127.0.0.1:8080", "me@example.com", "wrong")).toBe(refusal.message);
     expect(s.info?.account).toBeNull();
     expect(s.busy).toBe(false);
     expect(await s.logIn("http://127.0.0.1:8080", "me@example.com", "right")).toBeNull();
     expect(s.info?.account?.email).toBe("me@example.com");
   });
 
-  it("remembers that the server ended the session", async () => {
-    const s = new Session(new FakeBackend());
+  it("shows the session as ended when the app says so at start, until a log-in", async () => {
+    const backend = new FakeBackend();
+    backend.info = {
+      ...backend.info,
+      account: { email: "me@example.com", serverUrl: "http://127.0.0.1:8080" },
+      sessionEnded: true,
+    };
+    const s = new Session(backend);
     await s.load();
-    s.ended();
     expect(s.signedOut).toBe(true);
+    expect(await s.logIn("http://127.0.0.1:8080", "me@example.com", "right")).toBeNull();
+    expect(s.signedOut).toBe(false);
   });
 });
 

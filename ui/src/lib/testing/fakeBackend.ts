@@ -12,6 +12,17 @@ import type {
   DropEvent,
 } from "../backend";
 import { AppError } from "../errors";
+import rules from "./rules.gen.json";
+
+/** The app's rule answer for a sample input, from the fixture the Rust side writes. */
+function ruled<T>(table: Record<string, T>, kind: string, input: string): T {
+  if (!(input in table)) {
+    throw new Error(
+      `rules.gen.json has no ${kind} answer for ${JSON.stringify(input)}: add it to the samples in src-tauri/fixtures.rs and run ITC_UPDATE_BINDINGS=1 cargo test -p image-time-capsule bindings`,
+    );
+  }
+  return table[input];
+}
 
 export class FakeBackend implements Backend {
   calls: { name: string; args: unknown[] }[] = [];
@@ -88,8 +99,7 @@ export class FakeBackend implements Backend {
   }
   async logIn(server: string, email: string, password: string) {
     this.record("logIn", server, email, password);
-    if (password === "wrong") throw new AppError("invalid_credentials", "The email or password is not right.");
-    this.info = { ...this.info, account: { email, serverUrl: server } };
+    this.info = { ...this.info, account: { email, serverUrl: server }, sessionEnded: false };
     return this.info;
   }
   async logOut() {
@@ -123,9 +133,12 @@ export class FakeBackend implements Backend {
   }
   async getCapsule(id: string) {
     this.record("getCapsule", id);
+    return structuredClone(this.found(id));
+  }
+  private found(id: string): CapsuleDetail {
     const d = this.capsules.get(id);
-    if (!d) throw new AppError("not_found", "There is no such capsule on this computer.");
-    return structuredClone(d);
+    if (!d) throw new AppError("not_found", rules.messages.capsuleNotFound);
+    return d;
   }
   async createCapsule(f: CapsuleWrite) {
     this.record("createCapsule", f);
@@ -133,8 +146,7 @@ export class FakeBackend implements Backend {
   }
   async updateCapsule(id: string, f: CapsuleWrite) {
     this.record("updateCapsule", id, f);
-    const d = this.capsules.get(id);
-    if (!d) throw new AppError("not_found", "There is no such capsule on this computer.");
+    const d = this.found(id);
     Object.assign(d, { title: f.title, note: f.note, openAt: f.open_at, recipients: f.recipients });
     return structuredClone(d);
   }
@@ -143,22 +155,19 @@ export class FakeBackend implements Backend {
   }
   async sealCapsule(id: string) {
     this.record("sealCapsule", id);
-    const d = this.capsules.get(id);
-    if (!d) throw new AppError("not_found", "There is no such capsule on this computer.");
+    const d = this.found(id);
     Object.assign(d, { state: "sealed", note: "", photos: [], recipients: [] });
     return structuredClone(d);
   }
   async checkEmail(address: string) {
     this.record("checkEmail", address);
-    const a = address.trim().toLowerCase();
-    if (!/^[^@\s]+@[^@\s]+\.[a-z]{2,}$/.test(a)) {
-      throw new AppError("invalid", `“${address}” is not a valid email address.`);
-    }
-    return a;
+    const answer: { ok?: string; error?: string } = ruled(rules.email, "email", address);
+    if (answer.error !== undefined) throw new AppError("invalid", answer.error);
+    return answer.ok ?? address;
   }
   async checkCapsule(f: CapsuleWrite) {
     this.record("checkCapsule", f);
-    return f.title.trim() ? null : "Give the capsule a title.";
+    return ruled(rules.title, "title", f.title);
   }
   async markRevealed() {}
   async refreshDeliveries() {
