@@ -149,6 +149,14 @@ impl Desktop {
         self.capsule(id)
     }
 
+    /// Why a draft cannot be sealed now, in the words the seal would use; none when it can.
+    pub fn seal_problem(&self, id: Uuid) -> Result<Option<String>> {
+        Ok(self
+            .lib
+            .seal_problem(id, self.clock.now())?
+            .map(|p| p.to_string()))
+    }
+
     /// Takes a photo out of a draft.
     pub fn remove_photo(&self, capsule_id: Uuid, photo_id: Uuid) -> Result<()> {
         self.lib

@@ -159,16 +159,8 @@ impl Library {
     /// too, so a person learns at once what is missing.
     pub fn seal(&self, id: Uuid, now: DateTime<Utc>) -> Result<Draft, DraftError> {
         let d = self.draft(id)?.ok_or(DraftError::NotFound)?;
-        if d.state != CapsuleState::Draft {
-            return Err(DraftError::Sealed);
-        }
-        if d.photos.is_empty() && d.note.trim().is_empty() {
-            return Err(DraftError::Empty);
-        }
-        match d.open_at {
-            None => return Err(DraftError::NoOpenDate),
-            Some(t) if t <= now => return Err(DraftError::OpenDatePassed),
-            Some(_) => {}
+        if let Some(problem) = seal_problem(&d, now) {
+            return Err(problem);
         }
         {
             let mut conn = self.conn();
@@ -183,6 +175,16 @@ impl Library {
             self.queued();
         }
         self.draft(id)?.ok_or(DraftError::NotFound)
+    }
+
+    /// What keeps a draft from being sealed now, if anything (the rules `seal` applies).
+    pub fn seal_problem(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DraftError>, DraftError> {
+        let d = self.draft(id)?.ok_or(DraftError::NotFound)?;
+        Ok(seal_problem(&d, now))
     }
 
     /// Adds library photos to a draft; a photo already in it is not added twice. Answers the
@@ -381,4 +383,19 @@ pub(crate) fn recipients_json(r: &[String]) -> String {
 
 pub(crate) fn serde_recipients(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
+}
+
+/// The first rule a draft breaks for sealing, if any.
+fn seal_problem(d: &Draft, now: DateTime<Utc>) -> Option<DraftError> {
+    if d.state != CapsuleState::Draft {
+        return Some(DraftError::Sealed);
+    }
+    if d.photos.is_empty() && d.note.trim().is_empty() {
+        return Some(DraftError::Empty);
+    }
+    match d.open_at {
+        None => Some(DraftError::NoOpenDate),
+        Some(t) if t <= now => Some(DraftError::OpenDatePassed),
+        Some(_) => None,
+    }
 }

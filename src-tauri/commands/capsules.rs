@@ -51,6 +51,13 @@ pub fn seal_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail>
     state.seal(id)
 }
 
+/// Why a draft cannot be sealed now (as saved), in the seal's own words; none when it can.
+#[tauri::command]
+#[specta::specta]
+pub fn check_seal(state: State<'_, App>, id: Uuid) -> CmdResult<Option<String>> {
+    state.seal_problem(id)
+}
+
 /// Checks one recipient address as it is typed; answers it as it will be stored.
 #[tauri::command]
 #[specta::specta]

@@ -60,6 +60,8 @@ export interface Backend {
   updateCapsule(id: string, fields: CapsuleWrite): Promise<CapsuleDetail>;
   deleteCapsule(id: string): Promise<void>;
   sealCapsule(id: string): Promise<CapsuleDetail>;
+  /** Why the draft, as saved, cannot be sealed now; null when it can. */
+  checkSeal(id: string): Promise<string | null>;
   /** The address as it will be stored, or an AppError saying what is wrong. */
   checkEmail(address: string): Promise<string>;
   /** The first problem with these fields, or null. */
@@ -133,6 +135,7 @@ export async function tauriBackend(): Promise<Backend> {
     updateCapsule: (id, f) => ok(commands.updateCapsule(id, f)),
     deleteCapsule: (id) => ok(commands.deleteCapsule(id)).then(() => undefined),
     sealCapsule: (id) => ok(commands.sealCapsule(id)),
+    checkSeal: (id) => ok(commands.checkSeal(id)),
     checkEmail: (a) => ok(commands.checkEmail(a)),
     checkCapsule: (f) => commands.checkCapsule(f),
     markRevealed: (id) => ok(commands.markRevealed(id)).then(() => undefined),

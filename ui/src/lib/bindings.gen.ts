@@ -27,6 +27,8 @@ export const commands = {
 	 *  reachable, and the watcher learns the new open date.
 	 */
 	sealCapsule: (id: string) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("seal_capsule", { id })),
+	/**  Why a draft cannot be sealed now (as saved), in the seal's own words; none when it can. */
+	checkSeal: (id: string) => typedError<string | null, CommandError>(__TAURI_INVOKE("check_seal", { id })),
 	/**  Checks one recipient address as it is typed; answers it as it will be stored. */
 	checkEmail: (address: string) => typedError<string, CommandError>(__TAURI_INVOKE("check_email", { address })),
 	/**  Checks a draft's fields as they are typed; answers the first problem, if any. */

@@ -31,6 +31,10 @@ export class CapsuleStore {
   save = $state<SaveState>("saved");
   /** Why the fields cannot be saved, or why saving failed. */
   problem = $state<string | null>(null);
+  /** Why the draft cannot be sealed yet, once the person tried to; asked of the app again
+   *  after each save, import and removal, so it goes as soon as it is fixed. */
+  sealProblem = $state<string | null>(null);
+  #sealTried = false;
 
   importing = $state<{ done: number; total: number; fileName: string } | null>(null);
   lastImport = $state<CapsuleImport | null>(null);
@@ -127,6 +131,7 @@ export class CapsuleStore {
         this.problem = null;
       }
       this.show(d, false);
+      await this.recheckSeal();
     } catch (e) {
       if (appError(e)?.sealed) {
         // Sealed meanwhile (on another computer): nothing typed here can go in any more,
@@ -159,6 +164,7 @@ export class CapsuleStore {
     this.importing = null;
     this.lastImport = report;
     this.skipped = report.skipped;
+    void this.recheckSeal();
   }
 
   stopImport(): Promise<void> {
@@ -169,9 +175,32 @@ export class CapsuleStore {
     try {
       await this.backend.removePhoto(this.id, photoId);
       await this.load();
+      await this.recheckSeal();
       return null;
     } catch (e) {
       return sentence(e);
+    }
+  }
+
+  /** Saves what was typed and asks whether the draft can be sealed; answers whether it can.
+   *  A field that cannot be saved keeps its own message (`problem`), not a second one. */
+  async checkSeal(): Promise<boolean> {
+    await this.flush();
+    this.#sealTried = true;
+    if (this.save === "invalid" || this.save === "failed") {
+      this.sealProblem = null;
+      return false;
+    }
+    await this.recheckSeal();
+    return this.sealProblem === null;
+  }
+
+  private async recheckSeal(): Promise<void> {
+    if (!this.#sealTried) return;
+    try {
+      this.sealProblem = await this.backend.checkSeal(this.id);
+    } catch (e) {
+      this.sealProblem = sentence(e);
     }
   }
 

@@ -99,6 +99,27 @@ describe("a draft on screen", () => {
     expect(backend.capsules.get(store.id)?.title).toBe("Kept");
   });
 
+  it("says why it cannot be sealed, and stops saying it as soon as that is fixed", async () => {
+    backend.sealProblem = "Add a photo or write a note before sealing.";
+    expect(await store.checkSeal()).toBe(false);
+    expect(store.sealProblem).toBe(backend.sealProblem);
+    backend.sealProblem = null;
+    store.note = "see you then";
+    store.edited();
+    await vi.advanceTimersByTimeAsync(SAVE_DELAY_MS + 10);
+    expect(store.sealProblem).toBeNull();
+    expect(await store.checkSeal()).toBe(true);
+  });
+
+  it("keeps a title problem in one place: not again as a reason it cannot be sealed", async () => {
+    backend.sealProblem = "Pick the date the capsule opens before sealing.";
+    store.title = "   ";
+    store.edited();
+    expect(await store.checkSeal()).toBe(false);
+    expect(store.problem).toBe(rules.title["   "]);
+    expect(store.sealProblem).toBeNull();
+  });
+
   it("keeps typed edits when sync changes the capsule meanwhile", async () => {
     store.title = "Typed here";
     store.edited();

@@ -39,6 +39,8 @@ export class FakeBackend implements Backend {
     offline: false,
   };
   importAnswer: CapsuleImport = { added: 0, alreadyIn: 0, skipped: [], cancelled: false };
+  /** What `checkSeal` answers: the app's reason a draft cannot be sealed, or null. */
+  sealProblem: string | null = null;
   listeners: ((e: AppEvent) => void)[] = [];
   /** Calls that fail next, by name: the error is thrown once, then the call works again. */
   failNext = new Map<string, AppError>();
@@ -158,6 +160,10 @@ export class FakeBackend implements Backend {
     const d = this.found(id);
     Object.assign(d, { state: "sealed", note: "", photos: [], recipients: [] });
     return structuredClone(d);
+  }
+  async checkSeal(id: string) {
+    this.record("checkSeal", id);
+    return this.sealProblem;
   }
   async checkEmail(address: string) {
     this.record("checkEmail", address);
