@@ -6,7 +6,10 @@
 //!                                               comment segment makes each copy's bytes
 //!                                               differ), imported into DIR/lib
 //!   upload_bench baseline DIR S3_ENDPOINT BUCKET
-//!   upload_bench ours     DIR SERVER_URL
+//!   upload_bench ours     DIR SERVER_URL [--no-thumbnails]
+//!
+//! With `--no-thumbnails` the library's thumbnails are removed first, so the engine declares
+//! none, as an older client would, and the server makes them in its background job.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -120,7 +123,7 @@ async fn baseline(dir: &Path, endpoint: &str, bucket: &str) -> anyhow::Result<()
     Ok(())
 }
 
-async fn ours(dir: &Path, server: &str) -> anyhow::Result<()> {
+async fn ours(dir: &Path, server: &str, thumbnails: bool) -> anyhow::Result<()> {
     let lib = Arc::new(Library::open(dir.join("lib"))?);
     let files = photos(dir)?;
     let bytes = total_bytes(&files)?;
@@ -152,6 +155,16 @@ async fn ours(dir: &Path, server: &str) -> anyhow::Result<()> {
         .map(|p| (p.photo.sha256.clone(), p.file_name.clone()))
         .collect();
     lib.add_photos(draft.id, &shas, chrono::Utc::now())?;
+    if !thumbnails {
+        for (sha, _) in &shas {
+            for size in [
+                desktop_core::ThumbSize::Grid,
+                desktop_core::ThumbSize::Preview,
+            ] {
+                let _ = std::fs::remove_file(lib.thumbnail_path(sha, size));
+            }
+        }
+    }
     let start = Instant::now();
     engine.sync_now().await?;
     let secs = start.elapsed().as_secs_f64();
@@ -159,8 +172,10 @@ async fn ours(dir: &Path, server: &str) -> anyhow::Result<()> {
     if state != SyncState::Synced {
         bail!("not synced: {state:?}");
     }
-    println!("ours_mb_s: {:.1}", bytes as f64 / 1e6 / secs);
-    println!("ours_peak_rss_mb: {:.1}", peak_rss_mb());
+    let label = if thumbnails { "ours" } else { "no_thumbnails" };
+    println!("{label}_mb_s: {:.1}", bytes as f64 / 1e6 / secs);
+    println!("{label}_peak_rss_mb: {:.1}", peak_rss_mb());
+    println!("{label}_photos: {}", files.len());
     Ok(())
 }
 
@@ -175,9 +190,10 @@ async fn main() -> anyhow::Result<()> {
     {
         ["prepare", dir, mb, source] => prepare(Path::new(dir), mb.parse()?, Path::new(source)),
         ["baseline", dir, endpoint, bucket] => baseline(Path::new(dir), endpoint, bucket).await,
-        ["ours", dir, server] => ours(Path::new(dir), server).await,
+        ["ours", dir, server] => ours(Path::new(dir), server, true).await,
+        ["ours", dir, server, "--no-thumbnails"] => ours(Path::new(dir), server, false).await,
         _ => bail!(
-            "usage: upload_bench prepare DIR TOTAL_MB SOURCE | baseline DIR S3_ENDPOINT BUCKET | ours DIR SERVER_URL"
+            "usage: upload_bench prepare DIR TOTAL_MB SOURCE | baseline DIR S3_ENDPOINT BUCKET | ours DIR SERVER_URL [--no-thumbnails]"
         ),
     }
 }

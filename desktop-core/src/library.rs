@@ -121,6 +121,14 @@ const MIGRATIONS: &[&str] = &[
         key   TEXT PRIMARY KEY,
         value TEXT NOT NULL
     );",
+    // Large originals go up in parts: the upload under way and the parts it has sent, so a
+    // cut upload (or an app restart in the middle) sends only what is missing.
+    "CREATE TABLE part_uploads (
+        photo_id  TEXT PRIMARY KEY,
+        upload_id TEXT NOT NULL,
+        part_size INTEGER NOT NULL,
+        done      TEXT NOT NULL
+    );",
 ];
 
 /// The two thumbnails every photo gets.

@@ -183,3 +183,91 @@ async fn two_devices_on_a_slow_link_converge() {
     );
     assert_eq!(on_b.photos.len(), 1);
 }
+
+/// A 200 MB original, cut by the network at about 60 % of its upload: `restart` says
+/// whether the app is restarted before it goes on. Answers the bytes sent again (beyond
+/// what was still to send after the cut) and the file's size.
+async fn resume_a_cut_200_mb_upload(restart: bool) -> (u64, u64) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut server = Server::start().await;
+    let proxy = Arc::new(behind_proxy(&mut server).await);
+    let who = support::email("resume");
+    let a = Device::signed_up(&tmp.path().join("a"), &proxy.url("http"), &who).await;
+    let d = a
+        .lib
+        .create_draft(&fields("Huge", "a panorama"), Utc::now())
+        .expect("draft");
+    let file = big_photo(tmp.path(), "huge.bmp", 8192, 8140);
+    let original = std::fs::read(&file).expect("read");
+    let size = original.len() as u64;
+    add_photos(&a, d.id, &[file]);
+    // The network goes away once 60 % of the photo's bytes are through (parts travel on
+    // several connections at once, so the drop is of the whole link, not of one of them).
+    let start = proxy.upstream_bytes();
+    let cut_at = size * 6 / 10;
+    let watch = {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            while proxy.upstream_bytes() - start < cut_at {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            proxy.cut();
+        })
+    };
+    match a.engine.sync_now().await {
+        Err(SyncError::Offline(_)) => {}
+        other => panic!("a cut upload is a network failure, not {other:?}"),
+    }
+    watch.await.expect("the link was cut");
+    let before_cut = proxy.upstream_bytes() - start;
+    proxy.restore();
+    let a = if restart {
+        drop(a);
+        Device::open(&tmp.path().join("a"))
+    } else {
+        a
+    };
+    let after_start = proxy.upstream_bytes();
+    a.engine.sync_now().await.expect("resumed");
+    assert_eq!(a.engine.sync_state(d.id).expect("state"), SyncState::Synced);
+    let after = proxy.upstream_bytes() - after_start;
+    // Everything not sent before the cut had to go; anything more was sent twice.
+    let sent_again = (before_cut + after).saturating_sub(size);
+    eprintln!(
+        "cut at {before_cut} bytes, then {after} more; sent again: {sent_again} of {size} (restart: {restart})"
+    );
+
+    let b = Device::logged_in(&tmp.path().join("b"), &server.url, &who).await;
+    b.engine.sync_now().await.expect("pull");
+    let there = b.lib.draft(d.id).expect("read").expect("arrived");
+    assert_eq!(there.photos.len(), 1, "the photo counts once");
+    let path = b
+        .engine
+        .original(d.id, there.photos[0].id)
+        .await
+        .expect("original");
+    assert_eq!(
+        sha256_hex(&std::fs::read(path).expect("read")),
+        sha256_hex(&original),
+        "byte for byte on the second device"
+    );
+    (sent_again, size)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_cut_at_60_percent_resumes_with_the_parts_left() {
+    let (again, size) = resume_a_cut_200_mb_upload(false).await;
+    assert!(
+        again * 4 < size,
+        "{again} bytes of {size} were sent again (goal: under a quarter)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_upload_cut_and_an_app_restart_resume_with_the_parts_left() {
+    let (again, size) = resume_a_cut_200_mb_upload(true).await;
+    assert!(
+        again * 4 < size,
+        "{again} bytes of {size} were sent again after a restart (goal: under a quarter)"
+    );
+}

@@ -64,6 +64,13 @@ async fn drafts_made_offline_reach_the_server_and_another_device() {
     for p in &there.photos {
         assert!(p.uploaded);
         assert!(b.lib.thumbnail_path(&p.sha256, ThumbSize::Grid).exists());
+        // The thumbnails are the ones A made, byte for byte: the server keeps the
+        // desktop's instead of making its own.
+        for size in [ThumbSize::Grid, ThumbSize::Preview] {
+            let on_b = std::fs::read(b.lib.thumbnail_path(&p.sha256, size)).expect("on b");
+            let on_a = std::fs::read(a.lib.thumbnail_path(&p.sha256, size)).expect("on a");
+            assert_eq!(hex(&on_b), hex(&on_a), "{size:?} thumbnail is A's");
+        }
     }
     // The original on demand, verified by hash.
     let original = b

@@ -4,6 +4,8 @@
 //! upright. Capture time and camera come from EXIF too (`metadata`).
 
 pub mod metadata;
+pub mod structure;
+pub mod thumbnail;
 
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
@@ -146,6 +148,25 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
         format,
         content_type,
     })
+}
+
+/// The two thumbnails the server makes for a photo whose client sent none.
+#[derive(Debug)]
+pub struct ServerThumbnails {
+    /// At most 256 px on the longest side.
+    pub grid: Vec<u8>,
+    /// At most 1280 px on the longest side.
+    pub preview: Vec<u8>,
+}
+
+/// Decodes a photo once (reduced where its format allows) and makes both thumbnails:
+/// upright, JPEG, no metadata.
+pub fn server_thumbnails(path: &Path, max_pixels: u64) -> Result<ServerThumbnails, Rejection> {
+    use protocol::ThumbnailSize::{Grid, Preview};
+    let r = decode_reduced(path, max_pixels, Preview.max_side())?;
+    let preview = jpeg_thumbnail(&r.image, Preview.max_side(), 85)?;
+    let grid = jpeg_thumbnail(&r.image, Grid.max_side(), 82)?;
+    Ok(ServerThumbnails { grid, preview })
 }
 
 /// A JPEG of an image shrunk to fit `size` (never enlarged), alpha flattened onto white.
@@ -405,6 +426,11 @@ fn truncated() -> Rejection {
 /// Hostile images for tests.
 #[cfg(feature = "test-support")]
 pub mod test_images {
+    pub use crate::test_images_for_tests::png_bomb;
+}
+
+#[cfg(any(test, feature = "test-support"))]
+pub(crate) mod test_images_for_tests {
     /// A valid PNG whose header claims `width`×`height` RGB pixels over a tiny body: a
     /// decompression bomb that must be refused from its header.
     pub fn png_bomb(width: u32, height: u32) -> Vec<u8> {

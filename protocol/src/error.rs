@@ -73,6 +73,8 @@ pub enum ErrorCode {
     CorruptImage,
     /// The image's pixel dimensions exceed the limit (decompression bomb guard).
     ImageTooLarge,
+    /// A client's thumbnail is not a clean, smaller JPEG of its photo.
+    InvalidThumbnail,
     /// The photo file is larger than the server accepts.
     PhotoTooLarge,
     /// The photo file is empty.
@@ -114,6 +116,7 @@ stored_names!(ErrorCode, "error code", {
     HeicNotSupported => "heic_not_supported",
     CorruptImage => "corrupt_image",
     ImageTooLarge => "image_too_large",
+    InvalidThumbnail => "invalid_thumbnail",
     PhotoTooLarge => "photo_too_large",
     EmptyPhoto => "empty_photo",
     InvalidUploadToken => "invalid_upload_token",

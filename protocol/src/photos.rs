@@ -26,7 +26,78 @@ pub struct PhotoWrite {
     pub file_name: Option<String>,
     #[serde(default)]
     pub taken_at: Option<DateTime<Utc>>,
+    /// The thumbnails the client made (the 256 and 1280 px JPEGs, no metadata, upright).
+    /// Without them the server makes its own, later, in a background job.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "openapi", schema(max_items = 2))]
+    pub thumbnails: Vec<ThumbnailWrite>,
 }
+
+/// Largest original sent in one `PUT`; larger ones go up in parts ([`MultipartTarget`]).
+pub const SINGLE_UPLOAD_MAX: u64 = 64 * 1024 * 1024;
+/// Size of each part of a multipart upload (the last may be smaller).
+pub const UPLOAD_PART_SIZE: u64 = 16 * 1024 * 1024;
+
+/// The two thumbnail sizes: the longest side in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ThumbnailSize {
+    /// At most 256 px: grids, emails.
+    Grid,
+    /// At most 1280 px: previews, the recipient page.
+    Preview,
+}
+
+stored_names!(ThumbnailSize, "thumbnail size", {
+    Grid => "grid",
+    Preview => "preview",
+});
+
+impl ThumbnailSize {
+    /// The longest side, in pixels.
+    pub fn max_side(self) -> u32 {
+        match self {
+            Self::Grid => 256,
+            Self::Preview => 1280,
+        }
+    }
+}
+
+/// A thumbnail the client made and will upload with its photo.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ThumbnailWrite {
+    pub kind: ThumbnailSize,
+    /// Lower-case hex SHA-256 of the JPEG.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{64}$"))]
+    pub sha256: String,
+    /// Size of the JPEG in bytes.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 4194304))]
+    #[serde(deserialize_with = "whole_number")]
+    pub size: u64,
+}
+
+/// Whether a photo's thumbnails are there to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ThumbnailState {
+    /// Not yet: the client's are not uploaded, or the server is still making its own.
+    #[default]
+    Pending,
+    /// Both thumbnails are stored and checked.
+    Ready,
+    /// The server could not make them (the photo shows without a thumbnail).
+    Failed,
+}
+
+stored_names!(ThumbnailState, "thumbnail state", {
+    Pending => "pending",
+    Ready => "ready",
+    Failed => "failed",
+});
 
 /// Whether the server holds the photo's verified bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,7 +106,7 @@ pub struct PhotoWrite {
 pub enum PhotoState {
     /// Declared; bytes not yet uploaded and verified.
     Pending,
-    /// Bytes stored, size and hash verified, image validated, thumbnail made.
+    /// Bytes stored, size and hash verified, structure checked.
     Ready,
 }
 
@@ -62,6 +133,9 @@ pub struct Photo {
     pub width: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub height: Option<u32>,
+    /// Whether the thumbnails can be fetched yet.
+    #[serde(default)]
+    pub thumbnails: ThumbnailState,
     pub created_at: DateTime<Utc>,
 }
 
@@ -76,12 +150,54 @@ pub struct UploadTarget {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Answer to declaring a photo: `upload` is null when the server already has those bytes.
+/// Where to send one part of a large original.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PartTarget {
+    /// 1-based.
+    pub number: u32,
+    /// Bytes of the original in this part: from `(number - 1) * part_size`.
+    pub size: u64,
+    pub method: String,
+    pub url: String,
+    /// Headers the client must send exactly as given.
+    pub headers: BTreeMap<String, String>,
+}
+
+/// A large original sent in parts; a part the server already holds is listed in `done` and
+/// is not sent again, so an upload cut off resumes where it stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MultipartTarget {
+    pub upload_id: String,
+    pub part_size: u64,
+    /// Targets of the parts still to send.
+    pub parts: Vec<PartTarget>,
+    /// Numbers of the parts the server already holds.
+    pub done: Vec<u32>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Where to send one of the client's thumbnails.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ThumbnailTarget {
+    pub kind: ThumbnailSize,
+    pub upload: UploadTarget,
+}
+
+/// Answer to declaring a photo: where to send its bytes. `upload` (one `PUT`) or
+/// `multipart` (parts) for the original, both null when the server already has those
+/// bytes; `thumbnails` for the client's thumbnails it still needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PhotoUploadResponse {
     pub photo: Photo,
     pub upload: Option<UploadTarget>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multipart: Option<MultipartTarget>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thumbnails: Vec<ThumbnailTarget>,
 }
 
 /// Answer wrapping one photo.

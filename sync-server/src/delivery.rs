@@ -24,6 +24,7 @@ use crate::db::photos::PhotoRow;
 use crate::db::users::reserve_seq;
 use crate::mail::compose::{self, CapsuleEmail, MAX_INLINE_PHOTOS};
 use crate::state::AppState;
+use protocol::ThumbnailState;
 
 /// Capsules opened per transaction.
 const OPEN_BATCH: i64 = 100;
@@ -185,11 +186,17 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     Ok(opened.len() as u64)
 }
 
+/// How long a delivery waits for thumbnails the server is still making (for a client that
+/// sent none) before it goes without those inline images.
+const THUMBNAIL_WAIT: chrono::Duration = chrono::Duration::minutes(3);
+
 /// What an email needs from its capsule, loaded once per batch.
 struct CapsuleForMail {
     row: CapsuleRow,
     owner_email: String,
     thumbnails: Vec<Vec<u8>>,
+    /// Some of its photos' thumbnails are still being made.
+    thumbnails_pending: bool,
 }
 
 /// Loads every capsule of a batch (and its first thumbnails) in a few queries.
@@ -207,7 +214,14 @@ async fn load_capsules(
         .map(|r| r.capsule.id)
         .collect();
     let mut photos: HashMap<Uuid, Vec<PhotoRow>> = HashMap::new();
+    let mut pending: std::collections::HashSet<Uuid> = std::collections::HashSet::new();
     for p in state.db.photos_of_capsules(&with_photos).await? {
+        if p.thumbnails == ThumbnailState::Pending {
+            pending.insert(p.capsule_id);
+        }
+        if p.thumbnails != ThumbnailState::Ready {
+            continue;
+        }
         let list = photos.entry(p.capsule_id).or_default();
         if list.len() < MAX_INLINE_PHOTOS {
             list.push(p);
@@ -230,6 +244,7 @@ async fn load_capsules(
         out.insert(
             r.capsule.id,
             Arc::new(CapsuleForMail {
+                thumbnails_pending: pending.contains(&r.capsule.id),
                 row: r.capsule,
                 owner_email: r.owner_email,
                 thumbnails,
@@ -254,6 +269,23 @@ async fn send_batch(
     claimed: Vec<ClaimedDelivery>,
 ) -> anyhow::Result<DeliveryReport> {
     let capsules = load_capsules(state, &claimed).await?;
+    // Thumbnails still being made: wait for them a little, not forever.
+    let (wait, claimed): (Vec<ClaimedDelivery>, Vec<ClaimedDelivery>) =
+        claimed.into_iter().partition(|d| {
+            capsules.get(&d.capsule_id).is_some_and(|c| {
+                c.thumbnails_pending
+                    && c.row
+                        .opened_at
+                        .is_some_and(|at| from_ms(at) + THUMBNAIL_WAIT > now)
+            })
+        });
+    if !wait.is_empty() {
+        let ids: Vec<Uuid> = wait.iter().map(|d| d.id).collect();
+        state
+            .db
+            .deliveries_postponed(&ids, worker, to_ms(now) + 20_000)
+            .await?;
+    }
     let results = futures_util::stream::iter(claimed.into_iter().map(|d| {
         let capsule = capsules.get(&d.capsule_id).cloned();
         async move {

@@ -59,6 +59,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | C::HeicNotSupported
         | C::CorruptImage
         | C::ImageTooLarge
+        | C::InvalidThumbnail
         | C::EmptyPhoto => StatusCode::UNPROCESSABLE_ENTITY,
         C::Timeout => StatusCode::REQUEST_TIMEOUT,
         C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

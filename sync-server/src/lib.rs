@@ -14,7 +14,6 @@ pub mod delivery;
 pub mod error;
 pub mod escape;
 pub mod extract;
-pub mod imaging;
 pub mod limits;
 pub mod mail;
 pub mod photos;

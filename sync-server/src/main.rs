@@ -48,6 +48,17 @@ async fn main() -> anyhow::Result<()> {
             },
         ))
     });
+    // Thumbnails for clients that send none, off the request path.
+    let thumbnails = {
+        let mut stop = stop_rx.clone();
+        tokio::spawn(sync_server::photos::thumbnail_job::run_worker(
+            state.clone(),
+            std::time::Duration::from_secs(30),
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            },
+        ))
+    };
     sync_server::serve(state, listener, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
@@ -56,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
     if let Some(t) = ticker {
         let _ = t.await;
     }
+    let _ = thumbnails.await;
     tracing::info!("stopped");
     Ok(())
 }

@@ -95,6 +95,7 @@ padding:12px 20px;border-radius:10px;text-decoration:none;font-weight:600}
 .grid{list-style:none;padding:0;display:grid;gap:16px;grid-template-columns:repeat(auto-fill,minmax(220px,1fr))}
 .grid li{background:var(--card);border-radius:12px;overflow:hidden;box-shadow:0 1px 3px rgba(0,0,0,.12)}
 .grid img{display:block;width:100%;height:220px;object-fit:cover}
+.no-thumb{display:flex;align-items:center;justify-content:center;height:220px;padding:12px;color:var(--muted);overflow-wrap:anywhere}
 .meta{display:flex;justify-content:space-between;gap:8px;padding:8px 12px;font-size:13px;color:var(--muted)}
 .meta span{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 a{color:var(--accent)}footer{color:var(--muted);font-size:13px;padding:32px 24px 48px}
@@ -107,9 +108,21 @@ pub fn page(s: &Shared, token: &str) -> String {
     let mut items = String::new();
     for (i, p) in s.photos.iter().enumerate() {
         let name = display_name(p, i);
+        // The 256 px thumbnail on ordinary screens, the 1280 px preview on dense ones; a
+        // photo whose thumbnails could not be made shows its name instead.
+        let picture = if p.thumbnails == protocol::ThumbnailState::Ready {
+            format!(
+                "<img src=\"{base}/photos/{id}/thumbnail\" \
+                 srcset=\"{base}/photos/{id}/thumbnail 256w, {base}/photos/{id}/preview 1280w\" \
+                 sizes=\"(max-width: 560px) 100vw, 260px\" alt=\"{alt}\" loading=\"lazy\">",
+                id = p.id,
+                alt = escape::html(&name),
+            )
+        } else {
+            format!("<span class=\"no-thumb\">{}</span>", escape::html(&name))
+        };
         items.push_str(&format!(
-            "<li><a href=\"{base}/photos/{id}\" title=\"View full size\">\
-             <img src=\"{base}/photos/{id}/thumbnail\" alt=\"{alt}\" loading=\"lazy\"></a>\
+            "<li><a href=\"{base}/photos/{id}\" title=\"View full size\">{picture}</a>\
              <div class=\"meta\"><span>{alt}</span>\
              <a href=\"{base}/photos/{id}/download\">Download</a></div></li>",
             id = p.id,

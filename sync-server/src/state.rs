@@ -30,6 +30,8 @@ pub struct AppState {
     pub hash_slots: Arc<HashSlots>,
     /// Bounds concurrent image decodes (each may hold hundreds of MB of pixels).
     pub decode_permits: Arc<Semaphore>,
+    /// Wakes the thumbnail worker when a photo completes without thumbnails.
+    pub thumbnail_work: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             dummy_hash: Arc::new(dummy_hash),
             mailer,
             decode_permits: Arc::new(Semaphore::new(2)),
+            thumbnail_work: Arc::new(tokio::sync::Notify::new()),
         })
     }
 

@@ -59,6 +59,7 @@ pub fn photo(row: &PhotoRow) -> Photo {
         state: row.state,
         width: row.width.and_then(|w| u32::try_from(w).ok()),
         height: row.height.and_then(|h| u32::try_from(h).ok()),
+        thumbnails: row.thumbnails,
         created_at: from_ms(row.created_at),
     }
 }

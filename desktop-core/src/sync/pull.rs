@@ -105,16 +105,23 @@ impl SyncEngine {
             .collect();
         let results: Vec<Result<Uuid, SyncError>> = futures_util::stream::iter(missing)
             .map(|(capsule_id, photo_id, sha)| async move {
-                let res = self
-                    .api
-                    .send(
-                        reqwest::Method::GET,
-                        &format!("/v1/capsules/{capsule_id}/photos/{photo_id}/thumbnail"),
-                        |r| r,
-                    )
-                    .await?;
-                let dest = self.lib.thumbnail_path(&sha, ThumbSize::Grid);
-                transfer::download_to(res, self.lib.incoming(), &dest, None).await?;
+                // The thumbnails the uploading device made (or the server, for a client
+                // that sent none): the preview first, so a grid never shows without it.
+                for (route, size) in [
+                    ("preview", ThumbSize::Preview),
+                    ("thumbnail", ThumbSize::Grid),
+                ] {
+                    let res = self
+                        .api
+                        .send(
+                            reqwest::Method::GET,
+                            &format!("/v1/capsules/{capsule_id}/photos/{photo_id}/{route}"),
+                            |r| r,
+                        )
+                        .await?;
+                    let dest = self.lib.thumbnail_path(&sha, size);
+                    transfer::download_to(res, self.lib.incoming(), &dest, None).await?;
+                }
                 Ok(capsule_id)
             })
             .buffer_unordered(PARALLEL_DOWNLOADS)

@@ -9,19 +9,36 @@ use futures_util::StreamExt;
 
 use protocol::{
     CapsuleResponse, CapsuleState, ErrorCode, PhotoResponse, PhotoUploadResponse, PhotoWrite,
+    ThumbnailSize, ThumbnailWrite,
 };
 use reqwest::Method;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::SyncError;
 use super::{SyncEngine, SyncEvent, api, store, transfer};
 use crate::drafts::from_ms;
+use crate::library::ThumbSize;
 use crate::outbox::{self, FailureKind, Op, OpKind};
 
 /// How many times a stale write is merged and retried in one go.
 const MERGE_ROUNDS: usize = 5;
-/// Photo uploads in flight at once.
-const PARALLEL_UPLOADS: usize = 3;
+/// Upload slots: a photo takes more of them the larger it is, so many small photos go up
+/// at once and a few large ones share the link (uploads stream from disk; the bound is on
+/// the link and the server, not on memory).
+const UPLOAD_SLOTS: u32 = 16;
+/// Parts of one large original in flight at once: enough to fill a link, few enough that
+/// a cut loses little (at most this many part-sized pieces are sent again).
+const PARALLEL_PARTS: usize = 3;
+
+/// The slots a photo of `size` bytes takes.
+fn upload_weight(size: u64) -> u32 {
+    match size {
+        0..=2_000_000 => 1,
+        2_000_001..=16_000_000 => 2,
+        _ => 4,
+    }
+}
 
 impl SyncEngine {
     /// Sends every due outbox entry; answers how many went through. Runs of photo uploads
@@ -63,12 +80,26 @@ impl SyncEngine {
         if ops.is_empty() {
             return Ok(0);
         }
+        let slots = tokio::sync::Semaphore::new(UPLOAD_SLOTS as usize);
         let results: Vec<(Op, Result<(), SyncError>)> = futures_util::stream::iter(ops)
-            .map(|op| async move {
-                let r = self.send_op(&op).await;
-                (op, r)
+            .map(|op| {
+                let slots = &slots;
+                async move {
+                    let size = match op.photo_id {
+                        Some(pid) if op.kind == OpKind::PutPhoto => {
+                            store::local_photo(&self.lib.conn(), pid)
+                                .ok()
+                                .flatten()
+                                .map_or(0, |p| p.size)
+                        }
+                        _ => 0,
+                    };
+                    let _slots = slots.acquire_many(upload_weight(size)).await;
+                    let r = self.send_op(&op).await;
+                    (op, r)
+                }
             })
-            .buffer_unordered(PARALLEL_UPLOADS)
+            .buffer_unordered(UPLOAD_SLOTS as usize)
             .collect()
             .await;
         let mut sent = 0;
@@ -223,9 +254,11 @@ impl SyncEngine {
         Err(SyncError::KeepsChanging)
     }
 
-    /// Declares a photo, streams its bytes if the server lacks them, and completes it.
-    /// After a cut the whole file is sent again to a fresh target, so no half upload can
-    /// ever count: the server checks size and hash before it does.
+    /// Declares a photo with its thumbnails, sends what the server lacks, and completes
+    /// it. A whole-file upload cut off is sent again whole to a fresh target; a large
+    /// original goes up in parts, and after a cut (or a restart) only the parts the server
+    /// does not hold are sent. No half upload can ever count: the server checks size, hash
+    /// and structure before it does.
     async fn put_photo(&self, photo_id: Uuid) -> Result<(), SyncError> {
         let Some(p) = store::local_photo(&self.lib.conn(), photo_id)? else {
             return Ok(());
@@ -236,12 +269,14 @@ impl SyncEngine {
         }
         let cid = p.capsule_id;
         let base = format!("/v1/capsules/{cid}/photos/{photo_id}");
+        let thumbnails = self.declared_thumbnails(&p.sha256).await?;
         let declare = PhotoWrite {
             sha256: p.sha256.clone(),
             size: p.size,
             content_type: p.content_type.clone(),
             file_name: p.file_name.clone(),
             taken_at: p.taken_at.map(from_ms),
+            thumbnails: thumbnails.iter().map(|(t, _)| t.clone()).collect(),
         };
         let res = self
             .api
@@ -255,14 +290,17 @@ impl SyncEngine {
             }) => return Ok(()),
             Err(e) => return Err(e),
         };
-        if let Some(target) = declared.upload {
+        let nothing_to_send = declared.upload.is_none() && declared.multipart.is_none();
+        if !nothing_to_send || !declared.thumbnails.is_empty() {
             let sent = Arc::new(AtomicU64::new(0));
             self.uploads
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(photo_id, sent.clone());
             let progress = self.report_progress(cid, photo_id, sent.clone(), p.size);
-            let result = transfer::upload(&self.api.http, &target, &file, p.size, sent).await;
+            let result = self
+                .send_bytes(photo_id, &file, p.size, &declared, &thumbnails, &sent)
+                .await;
             progress.abort();
             self.uploads
                 .lock()
@@ -274,10 +312,117 @@ impl SyncEngine {
                 .send(Method::POST, &format!("{base}/complete"), |r| r)
                 .await?;
             let _: PhotoResponse = api::json(res).await?;
+            store::forget_parts(&self.lib.conn(), photo_id)?;
         }
         store::mark_uploaded(&self.lib.conn(), photo_id)?;
         self.emit(SyncEvent::CapsuleChanged(cid));
         Ok(())
+    }
+
+    /// This device's two thumbnails of a photo, as declared (hash and size), with their
+    /// files; none when either is missing (the server then makes its own).
+    async fn declared_thumbnails(
+        &self,
+        sha256: &str,
+    ) -> Result<Vec<(ThumbnailWrite, std::path::PathBuf)>, SyncError> {
+        let mut out = Vec::new();
+        for (kind, size) in [
+            (ThumbnailSize::Grid, ThumbSize::Grid),
+            (ThumbnailSize::Preview, ThumbSize::Preview),
+        ] {
+            let path = self.lib.thumbnail_path(sha256, size);
+            let Ok(bytes) = tokio::fs::read(&path).await else {
+                return Ok(Vec::new());
+            };
+            out.push((
+                ThumbnailWrite {
+                    kind,
+                    sha256: hex::encode(Sha256::digest(&bytes)),
+                    size: bytes.len() as u64,
+                },
+                path,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// Sends what a declaration asks for: the thumbnails, and the original whole or in
+    /// parts (several at once).
+    async fn send_bytes(
+        &self,
+        photo_id: Uuid,
+        file: &std::path::Path,
+        size: u64,
+        declared: &PhotoUploadResponse,
+        thumbnails: &[(ThumbnailWrite, std::path::PathBuf)],
+        sent: &Arc<AtomicU64>,
+    ) -> Result<(), SyncError> {
+        for t in &declared.thumbnails {
+            let Some((w, path)) = thumbnails.iter().find(|(w, _)| w.kind == t.kind) else {
+                continue;
+            };
+            let quiet = Arc::new(AtomicU64::new(0));
+            transfer::upload(&self.api.http, &t.upload, path, w.size, quiet).await?;
+        }
+        if let Some(target) = &declared.upload {
+            return transfer::upload(&self.api.http, target, file, size, sent.clone()).await;
+        }
+        let Some(m) = &declared.multipart else {
+            return Ok(());
+        };
+        // What the server holds is what counts; this device's record of it is kept for a
+        // restart and to say how much was resumed.
+        let before = store::parts_sent(&self.lib.conn(), photo_id, &m.upload_id)?;
+        if !before.is_empty() {
+            tracing::info!(photo = %photo_id, held = m.done.len(), "resuming an upload in parts");
+        }
+        let done = std::sync::Mutex::new(m.done.clone());
+        store::record_parts(
+            &self.lib.conn(),
+            photo_id,
+            &m.upload_id,
+            m.part_size,
+            &m.done,
+        )?;
+        sent.store(
+            m.part_size.saturating_mul(m.done.len() as u64).min(size),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        let results: Vec<Result<(), SyncError>> = futures_util::stream::iter(m.parts.clone())
+            .map(|part| {
+                let done = &done;
+                async move {
+                    let offset = u64::from(part.number - 1) * m.part_size;
+                    transfer::upload_range(
+                        &self.api.http,
+                        &part.method,
+                        &part.url,
+                        &part.headers,
+                        file,
+                        offset,
+                        part.size,
+                        sent,
+                    )
+                    .await?;
+                    let now_done = {
+                        let mut d = done.lock().unwrap_or_else(|e| e.into_inner());
+                        d.push(part.number);
+                        d.clone()
+                    };
+                    store::record_parts(
+                        &self.lib.conn(),
+                        photo_id,
+                        &m.upload_id,
+                        m.part_size,
+                        &now_done,
+                    )?;
+                    Ok(())
+                }
+            })
+            .buffer_unordered(PARALLEL_PARTS)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     /// Emits upload progress a few times a second while an upload runs.

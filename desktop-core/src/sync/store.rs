@@ -468,6 +468,54 @@ pub(crate) fn mark_uploaded(conn: &Connection, id: Uuid) -> rusqlite::Result<()>
     Ok(())
 }
 
+/// The parts of a photo's upload in parts this device has sent, if that upload is `upload_id`.
+pub(crate) fn parts_sent(
+    conn: &Connection,
+    photo: Uuid,
+    upload_id: &str,
+) -> rusqlite::Result<Vec<u32>> {
+    let done: Option<String> = conn
+        .query_row(
+            "SELECT done FROM part_uploads WHERE photo_id = ?1 AND upload_id = ?2",
+            params![photo.to_string(), upload_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(done
+        .and_then(|d| serde_json::from_str(&d).ok())
+        .unwrap_or_default())
+}
+
+/// Records the parts of an upload the server holds (a new upload id replaces an old one).
+pub(crate) fn record_parts(
+    conn: &Connection,
+    photo: Uuid,
+    upload_id: &str,
+    part_size: u64,
+    done: &[u32],
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO part_uploads (photo_id, upload_id, part_size, done) VALUES (?1, ?2, ?3, ?4) \
+         ON CONFLICT (photo_id) DO UPDATE SET upload_id = ?2, part_size = ?3, done = ?4",
+        params![
+            photo.to_string(),
+            upload_id,
+            part_size,
+            serde_json::to_string(done).unwrap_or_else(|_| "[]".into())
+        ],
+    )?;
+    Ok(())
+}
+
+/// Forgets a photo's upload in parts (it completed).
+pub(crate) fn forget_parts(conn: &Connection, photo: Uuid) -> rusqlite::Result<()> {
+    conn.execute(
+        "DELETE FROM part_uploads WHERE photo_id = ?1",
+        params![photo.to_string()],
+    )?;
+    Ok(())
+}
+
 /// Photos of drafts and opened capsules whose grid thumbnail this device may lack.
 pub(crate) fn shown_photos(conn: &Connection) -> rusqlite::Result<Vec<(Uuid, Uuid, String)>> {
     let mut stmt = conn.prepare(

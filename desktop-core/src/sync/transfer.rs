@@ -27,22 +27,50 @@ pub(crate) async fn upload(
     size: u64,
     sent: Arc<AtomicU64>,
 ) -> Result<(), SyncError> {
-    let file = tokio::fs::File::open(path).await?;
     sent.store(0, Ordering::Relaxed);
+    upload_range(
+        http,
+        &target.method,
+        &target.url,
+        &target.headers,
+        path,
+        0,
+        size,
+        &sent,
+    )
+    .await
+}
+
+/// Sends `len` bytes of a file from `offset` (one part of a large original, or a whole
+/// file) with the request the target names; `sent` counts bytes handed to the connection.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn upload_range(
+    http: &reqwest::Client,
+    method: &str,
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+    path: &Path,
+    offset: u64,
+    len: u64,
+    sent: &Arc<AtomicU64>,
+) -> Result<(), SyncError> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let mut file = tokio::fs::File::open(path).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
     let counter = sent.clone();
-    let stream = ReaderStream::with_capacity(file, CHUNK).map(move |chunk| {
+    let stream = ReaderStream::with_capacity(file.take(len), CHUNK).map(move |chunk| {
         if let Ok(c) = &chunk {
             counter.fetch_add(c.len() as u64, Ordering::Relaxed);
         }
         chunk
     });
-    let method = reqwest::Method::from_bytes(target.method.as_bytes())
+    let method = reqwest::Method::from_bytes(method.as_bytes())
         .map_err(|e| SyncError::Protocol(e.to_string()))?;
     let mut req = http
-        .request(method, &target.url)
-        .header(CONTENT_LENGTH, size)
+        .request(method, url)
+        .header(CONTENT_LENGTH, len)
         .body(reqwest::Body::wrap_stream(stream));
-    for (k, v) in &target.headers {
+    for (k, v) in headers {
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(k.as_bytes()),
             HeaderValue::from_str(v),

@@ -36,7 +36,15 @@ async fn main() -> Result<(), Error> {
             let report = sync_server::delivery::deliver_due(&state, state.clock.now())
                 .await
                 .map_err(|e| Error::from(format!("{e:#}")))?;
-            Ok::<Value, Error>(json!({ "scheduled_for": scheduled_for, "report": report }))
+            // Thumbnails for clients that sent none: the same schedule works them off.
+            let thumbnails = sync_server::photos::thumbnail_job::run_due(&state, state.clock.now())
+                .await
+                .map_err(|e| Error::from(format!("{e:#}")))?;
+            Ok::<Value, Error>(json!({
+                "scheduled_for": scheduled_for,
+                "report": report,
+                "thumbnails_made": thumbnails,
+            }))
         }
     }))
     .await

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use tokio::fs;
 use tokio::io::AsyncWriteExt;
 
-use super::{BlobError, BlobReader, BlobStore, PresignedPut, check_key};
+use super::{BlobError, BlobReader, BlobStore, PresignedPut, StoredPart, check_key};
 
 /// Objects as files under one folder. Every write lands in a temporary file first and is
 /// renamed into place, so a key never holds half an object.
@@ -26,6 +26,14 @@ impl FolderStore {
     fn path(&self, key: &str) -> Result<PathBuf, BlobError> {
         check_key(key)?;
         Ok(self.root.join(key))
+    }
+
+    /// The folder of a multipart upload: its parts, one file each.
+    fn upload_dir(&self, upload_id: &str) -> Result<PathBuf, BlobError> {
+        if uuid::Uuid::try_parse(upload_id).is_err() {
+            return Err(BlobError::BadKey(upload_id.to_owned()));
+        }
+        Ok(self.root.join(".multipart").join(upload_id))
     }
 
     fn incoming(&self) -> PathBuf {
@@ -114,6 +122,142 @@ impl BlobStore for FolderStore {
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<(u64, Bytes)>, BlobError> {
+        use tokio::io::{AsyncReadExt, AsyncSeekExt};
+        let path = self.path(key)?;
+        let mut f = match fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let total = f.metadata().await?.len();
+        let take = len.min(total.saturating_sub(offset));
+        let mut buf = Vec::with_capacity(usize::try_from(take).unwrap_or(0));
+        f.seek(std::io::SeekFrom::Start(offset.min(total))).await?;
+        f.take(take).read_to_end(&mut buf).await?;
+        Ok(Some((total, Bytes::from(buf))))
+    }
+
+    async fn verified_sha256(&self, _key: &str) -> Result<Option<String>, BlobError> {
+        Ok(None)
+    }
+
+    async fn start_multipart(&self, key: &str, _content_type: &str) -> Result<String, BlobError> {
+        self.path(key)?;
+        let id = uuid::Uuid::new_v4().to_string();
+        fs::create_dir_all(self.upload_dir(&id)?).await?;
+        Ok(id)
+    }
+
+    async fn presign_part(
+        &self,
+        _key: &str,
+        _upload_id: &str,
+        _number: u32,
+        _size: u64,
+        _ttl: Duration,
+    ) -> Result<Option<PresignedPut>, BlobError> {
+        Ok(None)
+    }
+
+    async fn put_part(
+        &self,
+        _key: &str,
+        upload_id: &str,
+        number: u32,
+        path: &Path,
+    ) -> Result<(), BlobError> {
+        let dir = self.upload_dir(upload_id)?;
+        if fs::metadata(&dir).await.is_err() {
+            return Err(BlobError::Unavailable(
+                "this upload is no longer open".into(),
+            ));
+        }
+        let tmp = self.incoming();
+        if fs::rename(path, &tmp).await.is_err() {
+            fs::copy(path, &tmp).await?;
+        }
+        let placed = fs::rename(&tmp, dir.join(format!("part-{number:05}"))).await;
+        if placed.is_err() {
+            let _ = fs::remove_file(&tmp).await;
+        }
+        Ok(placed?)
+    }
+
+    async fn list_parts(
+        &self,
+        _key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<StoredPart>>, BlobError> {
+        let dir = self.upload_dir(upload_id)?;
+        let mut entries = match fs::read_dir(&dir).await {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let mut parts = Vec::new();
+        while let Some(entry) = entries.next_entry().await? {
+            let name = entry.file_name();
+            let Some(number) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("part-"))
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            parts.push(StoredPart {
+                number,
+                size: entry.metadata().await?.len(),
+                etag: None,
+            });
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(Some(parts))
+    }
+
+    async fn finish_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[StoredPart],
+    ) -> Result<(), BlobError> {
+        let dir = self.upload_dir(upload_id)?;
+        let tmp = self.incoming();
+        let mut out = fs::File::create(&tmp).await?;
+        let joined = async {
+            for p in parts {
+                let mut part = fs::File::open(dir.join(format!("part-{:05}", p.number))).await?;
+                tokio::io::copy(&mut part, &mut out).await?;
+            }
+            out.sync_all().await
+        }
+        .await;
+        drop(out);
+        if let Err(e) = joined {
+            let _ = fs::remove_file(&tmp).await;
+            return Err(e.into());
+        }
+        let placed = self.place(&tmp, key).await;
+        if placed.is_err() {
+            let _ = fs::remove_file(&tmp).await;
+        }
+        placed?;
+        let _ = fs::remove_dir_all(&dir).await;
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, _key: &str, upload_id: &str) -> Result<(), BlobError> {
+        match fs::remove_dir_all(self.upload_dir(upload_id)?).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
         }
     }
 

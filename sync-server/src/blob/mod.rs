@@ -36,6 +36,16 @@ pub struct PresignedPut {
     pub headers: BTreeMap<String, String>,
 }
 
+/// A part of a multipart upload the store holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    /// 1-based.
+    pub number: u32,
+    pub size: u64,
+    /// The store's tag of the part, where it needs them back to finish.
+    pub etag: Option<String>,
+}
+
 /// A stream of a stored object's bytes and its length.
 pub struct BlobReader {
     pub len: u64,
@@ -81,6 +91,61 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Opens an object for streaming; None when it does not exist.
     async fn get(&self, key: &str) -> Result<Option<BlobReader>, BlobError>;
 
+    /// Up to `len` bytes of an object from `offset` (none past its end), with the object's
+    /// whole length; None when it does not exist.
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<(u64, Bytes)>, BlobError>;
+
+    /// The SHA-256 (hex) the store itself checked when the object was written, where it
+    /// keeps one (S3 with a pinned checksum); None otherwise.
+    async fn verified_sha256(&self, key: &str) -> Result<Option<String>, BlobError>;
+
+    /// Starts a multipart upload to `key`; answers its id.
+    async fn start_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError>;
+
+    /// A direct upload of part `number` (`size` bytes), valid for `ttl`; None when the
+    /// server receives parts itself ([`put_part`](Self::put_part)).
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<Option<PresignedPut>, BlobError>;
+
+    /// Stores part `number` from a local file (the server received it).
+    async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        path: &Path,
+    ) -> Result<(), BlobError>;
+
+    /// The parts the store holds, in order; None when the upload is gone (finished,
+    /// aborted, or expired by the bucket's rule).
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<StoredPart>>, BlobError>;
+
+    /// Joins the parts into the object at `key`.
+    async fn finish_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[StoredPart],
+    ) -> Result<(), BlobError>;
+
+    /// Drops an unfinished upload and its parts; an unknown one is fine.
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError>;
+
     /// Copies an object within the store.
     async fn copy(&self, from: &str, to: &str) -> Result<(), BlobError>;
 
@@ -110,9 +175,21 @@ pub mod keys {
     pub fn thumbnail(user_id: impl Display, sha256: &str) -> String {
         format!("users/{user_id}/thumbnails/{sha256}.jpg")
     }
+    /// Its 1280 px preview.
+    pub fn preview(user_id: impl Display, sha256: &str) -> String {
+        format!("users/{user_id}/previews/{sha256}.jpg")
+    }
     /// Where an upload lands before it is verified.
     pub fn staging(user_id: impl Display, photo_id: impl Display) -> String {
         format!("users/{user_id}/staging/{photo_id}")
+    }
+    /// Where a client's thumbnail lands before it is checked.
+    pub fn staging_thumbnail(
+        user_id: impl Display,
+        photo_id: impl Display,
+        kind: protocol::ThumbnailSize,
+    ) -> String {
+        format!("users/{user_id}/staging/{photo_id}-{}.jpg", kind.as_str())
     }
 }
 

@@ -3,14 +3,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_s3::Client;
-use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use base64::Engine;
 use bytes::Bytes;
 
-use super::{BlobError, BlobReader, BlobStore, PresignedPut, check_key};
+use super::{BlobError, BlobReader, BlobStore, PresignedPut, StoredPart, check_key};
 
 /// Objects in an S3 bucket under a prefix.
 #[derive(Debug, Clone)]
@@ -220,6 +220,260 @@ impl BlobStore for S3Store {
                 }))
             }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn get_range(
+        &self,
+        key: &str,
+        offset: u64,
+        len: u64,
+    ) -> Result<Option<(u64, Bytes)>, BlobError> {
+        if len == 0 {
+            return match self
+                .client
+                .head_object()
+                .bucket(&self.bucket)
+                .key(self.key(key)?)
+                .send()
+                .await
+            {
+                Ok(h) => Ok(Some((
+                    h.content_length().unwrap_or(0).max(0) as u64,
+                    Bytes::new(),
+                ))),
+                Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+                Err(e) => Err(err(e)),
+            };
+        }
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .range(format!("bytes={offset}-{}", offset + len - 1))
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                // "bytes 0-65535/1234567": the whole length follows the slash.
+                let total = o
+                    .content_range()
+                    .and_then(|r| r.rsplit('/').next())
+                    .and_then(|t| t.parse::<u64>().ok())
+                    .unwrap_or_else(|| o.content_length().unwrap_or(0).max(0) as u64);
+                let bytes = o
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| BlobError::Unavailable(e.to_string()))?
+                    .into_bytes();
+                Ok(Some((total, bytes)))
+            }
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            // A range past the end: nothing there, but the object exists.
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 416) => {
+                let total = self
+                    .client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(self.key(key)?)
+                    .send()
+                    .await
+                    .map_err(err)?
+                    .content_length()
+                    .unwrap_or(0)
+                    .max(0) as u64;
+                Ok(Some((total, Bytes::new())))
+            }
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn verified_sha256(&self, key: &str) -> Result<Option<String>, BlobError> {
+        let out = self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
+            .send()
+            .await;
+        match out {
+            Ok(h) => Ok(h
+                .checksum_sha256()
+                // A composite checksum of parts ("…-3") is not the object's.
+                .filter(|c| !c.contains('-'))
+                .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                .map(hex::encode)),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn start_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(err)?;
+        out.upload_id()
+            .map(str::to_owned)
+            .ok_or_else(|| BlobError::Unavailable("no upload id in the answer".into()))
+    }
+
+    async fn presign_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        size: u64,
+        ttl: Duration,
+    ) -> Result<Option<PresignedPut>, BlobError> {
+        let config =
+            PresigningConfig::expires_in(ttl).map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        let req = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .upload_id(upload_id)
+            .part_number(i32::try_from(number).unwrap_or(i32::MAX))
+            .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+            .presigned(config)
+            .await
+            .map_err(err)?;
+        Ok(Some(PresignedPut {
+            method: req.method().to_owned(),
+            url: req.uri().to_owned(),
+            headers: req
+                .headers()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }))
+    }
+
+    async fn put_part(
+        &self,
+        key: &str,
+        upload_id: &str,
+        number: u32,
+        path: &Path,
+    ) -> Result<(), BlobError> {
+        let len = tokio::fs::metadata(path).await?.len();
+        let body = ByteStream::from_path(path)
+            .await
+            .map_err(|e| BlobError::Unavailable(e.to_string()))?;
+        self.client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .upload_id(upload_id)
+            .part_number(i32::try_from(number).unwrap_or(i32::MAX))
+            .content_length(i64::try_from(len).unwrap_or(i64::MAX))
+            .body(body)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn list_parts(
+        &self,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<Vec<StoredPart>>, BlobError> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(self.key(key)?)
+                .upload_id(upload_id)
+                .set_part_number_marker(marker.take())
+                .send()
+                .await;
+            let page = match page {
+                Ok(p) => p,
+                Err(e)
+                    if e.as_service_error()
+                        .and_then(ProvideErrorMetadata::code)
+                        .is_some_and(|c| c == "NoSuchUpload") =>
+                {
+                    return Ok(None);
+                }
+                Err(e) => return Err(err(e)),
+            };
+            for p in page.parts() {
+                let Some(number) = p.part_number().and_then(|n| u32::try_from(n).ok()) else {
+                    continue;
+                };
+                parts.push(StoredPart {
+                    number,
+                    size: p.size().unwrap_or(0).max(0) as u64,
+                    etag: p.e_tag().map(str::to_owned),
+                });
+            }
+            match page.next_part_number_marker() {
+                Some(m) if page.is_truncated() == Some(true) => marker = Some(m.to_owned()),
+                _ => break,
+            }
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(Some(parts))
+    }
+
+    async fn finish_multipart(
+        &self,
+        key: &str,
+        upload_id: &str,
+        parts: &[StoredPart],
+    ) -> Result<(), BlobError> {
+        use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+        let done = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(i32::try_from(p.number).unwrap_or(i32::MAX))
+                            .set_e_tag(p.etag.clone())
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .upload_id(upload_id)
+            .multipart_upload(done)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &str, upload_id: &str) -> Result<(), BlobError> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(self.key(key)?)
+            .upload_id(upload_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
             Err(e) => Err(err(e)),
         }
     }

@@ -144,6 +144,25 @@ impl Db {
         Ok(())
     }
 
+    /// Puts claimed deliveries back for `at` without counting the attempt (they waited for
+    /// something else, not for the mail server).
+    pub async fn deliveries_postponed(&self, ids: &[Uuid], worker: &str, at: i64) -> DbResult<()> {
+        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+            let sql = format!(
+                "UPDATE deliveries SET next_attempt_at = $2, attempts = attempts - 1, \
+                 lease_until = NULL, lease_owner = NULL \
+                 WHERE lease_owner = $1 AND id IN ({})",
+                in_list(chunk.len(), 3)
+            );
+            let mut query = sqlx::query(&sql).bind(worker).bind(at);
+            for id in chunk {
+                query = query.bind(id.to_string());
+            }
+            query.execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Capsules with their owners' addresses, for composing emails.
     pub async fn capsules_for_mail(&self, ids: &[Uuid]) -> DbResult<Vec<MailCapsuleRow>> {
         let mut conn = self.pool.acquire().await?;

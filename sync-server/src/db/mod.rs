@@ -8,6 +8,8 @@ pub mod deliveries;
 pub mod photos;
 pub mod sessions;
 pub mod throttle;
+pub mod thumbnail_jobs;
+pub mod uploads;
 pub mod users;
 
 use std::time::Duration;

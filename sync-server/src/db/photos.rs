@@ -1,10 +1,31 @@
 //! Photos of capsules and the verified blobs they point at.
 
-use protocol::PhotoState;
+use protocol::{PhotoState, ThumbnailState, ThumbnailWrite};
 use sqlx::{Any, AnyConnection, FromRow};
 use uuid::Uuid;
 
 use super::{Db, DbResult};
+
+/// The thumbnails a client declared for a photo, until it completes (stored as JSON).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DeclaredThumbnails(pub Vec<ThumbnailWrite>);
+
+impl DeclaredThumbnails {
+    /// The stored form (NULL when none).
+    pub fn to_json(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| serde_json::to_string(&self.0).unwrap_or_default())
+    }
+}
+
+impl TryFrom<Option<String>> for DeclaredThumbnails {
+    type Error = serde_json::Error;
+    fn try_from(json: Option<String>) -> Result<Self, Self::Error> {
+        match json {
+            None => Ok(Self::default()),
+            Some(j) => serde_json::from_str(&j).map(Self),
+        }
+    }
+}
 
 /// A stored photo.
 #[derive(Debug, Clone, FromRow)]
@@ -25,6 +46,10 @@ pub struct PhotoRow {
     pub width: Option<i64>,
     pub height: Option<i64>,
     pub created_at: i64,
+    #[sqlx(try_from = "String")]
+    pub thumbnails: ThumbnailState,
+    #[sqlx(try_from = "Option<String>")]
+    pub declared_thumbnails: DeclaredThumbnails,
 }
 
 /// A verified original.
@@ -35,10 +60,13 @@ pub struct BlobRow {
     pub content_type: String,
     pub width: i64,
     pub height: i64,
+    #[sqlx(try_from = "String")]
+    pub thumbnails: ThumbnailState,
 }
 
 pub(crate) const PHOTO_COLUMNS: &str = "p.id, p.capsule_id, p.user_id, p.sha256, p.size, \
-    p.content_type, p.file_name, p.taken_at, p.state, p.width, p.height, p.created_at";
+    p.content_type, p.file_name, p.taken_at, p.state, p.width, p.height, p.created_at, \
+    p.thumbnails, p.declared_thumbnails";
 
 impl Db {
     /// One photo, whoever owns it.
@@ -66,7 +94,7 @@ impl Db {
     /// The verified blob of a user with this hash, if any.
     pub async fn blob(&self, user_id: Uuid, sha256: &str) -> DbResult<Option<BlobRow>> {
         Ok(sqlx::query_as::<Any, BlobRow>(
-            "SELECT sha256, size, content_type, width, height FROM blobs \
+            "SELECT sha256, size, content_type, width, height, thumbnails FROM blobs \
              WHERE user_id = $1 AND sha256 = $2",
         )
         .bind(user_id.to_string())
@@ -104,8 +132,8 @@ pub async fn photo(conn: &mut AnyConnection, id: Uuid) -> DbResult<Option<PhotoR
 pub async fn insert(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
     sqlx::query(
         "INSERT INTO photos (id, capsule_id, user_id, sha256, size, content_type, file_name, \
-         taken_at, state, width, height, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+         taken_at, state, width, height, created_at, thumbnails, declared_thumbnails) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
     )
     .bind(p.id.to_string())
     .bind(p.capsule_id.to_string())
@@ -119,6 +147,8 @@ pub async fn insert(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
     .bind(p.width)
     .bind(p.height)
     .bind(p.created_at)
+    .bind(p.thumbnails.as_str())
+    .bind(p.declared_thumbnails.to_json())
     .execute(conn)
     .await?;
     Ok(())
@@ -128,7 +158,8 @@ pub async fn insert(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
 pub async fn redeclare(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
     sqlx::query(
         "UPDATE photos SET sha256 = $2, size = $3, content_type = $4, file_name = $5, \
-         taken_at = $6, state = $7, width = $8, height = $9 WHERE id = $1",
+         taken_at = $6, state = $7, width = $8, height = $9, thumbnails = $10, \
+         declared_thumbnails = $11 WHERE id = $1",
     )
     .bind(p.id.to_string())
     .bind(&p.sha256)
@@ -139,6 +170,8 @@ pub async fn redeclare(conn: &mut AnyConnection, p: &PhotoRow) -> DbResult<()> {
     .bind(p.state.as_str())
     .bind(p.width)
     .bind(p.height)
+    .bind(p.thumbnails.as_str())
+    .bind(p.declared_thumbnails.to_json())
     .execute(conn)
     .await?;
     Ok(())
@@ -152,8 +185,9 @@ pub async fn insert_blob(
     now: i64,
 ) -> DbResult<()> {
     sqlx::query(
-        "INSERT INTO blobs (user_id, sha256, size, content_type, width, height, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, sha256) DO NOTHING",
+        "INSERT INTO blobs (user_id, sha256, size, content_type, width, height, created_at, \
+         thumbnails) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (user_id, sha256) DO NOTHING",
     )
     .bind(user_id.to_string())
     .bind(&b.sha256)
@@ -162,6 +196,7 @@ pub async fn insert_blob(
     .bind(b.width)
     .bind(b.height)
     .bind(now)
+    .bind(b.thumbnails.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -170,13 +205,14 @@ pub async fn insert_blob(
 /// Marks a photo ready with what verification found.
 pub async fn mark_ready(conn: &mut AnyConnection, id: Uuid, b: &BlobRow) -> DbResult<()> {
     sqlx::query(
-        "UPDATE photos SET state = 'ready', content_type = $2, width = $3, height = $4 \
-         WHERE id = $1",
+        "UPDATE photos SET state = 'ready', content_type = $2, width = $3, height = $4, \
+         thumbnails = $5, declared_thumbnails = NULL WHERE id = $1",
     )
     .bind(id.to_string())
     .bind(&b.content_type)
     .bind(b.width)
     .bind(b.height)
+    .bind(b.thumbnails.as_str())
     .execute(conn)
     .await?;
     Ok(())
@@ -211,4 +247,38 @@ pub async fn hashes_of(conn: &mut AnyConnection, capsule_id: Uuid) -> DbResult<V
             .fetch_all(conn)
             .await?,
     )
+}
+
+/// Sets the thumbnail state of a user's blob and of every photo of it; answers those
+/// photos (id, capsule id) so their change can go on the feed.
+pub async fn set_thumbnails(
+    conn: &mut AnyConnection,
+    user_id: Uuid,
+    sha256: &str,
+    state: ThumbnailState,
+) -> DbResult<Vec<(Uuid, Uuid)>> {
+    sqlx::query("UPDATE blobs SET thumbnails = $3 WHERE user_id = $1 AND sha256 = $2")
+        .bind(user_id.to_string())
+        .bind(sha256)
+        .bind(state.as_str())
+        .execute(&mut *conn)
+        .await?;
+    let rows: Vec<PhotoOfBlob> = sqlx::query_as(
+        "UPDATE photos SET thumbnails = $3 WHERE user_id = $1 AND sha256 = $2 \
+         AND state = 'ready' RETURNING id, capsule_id",
+    )
+    .bind(user_id.to_string())
+    .bind(sha256)
+    .bind(state.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.capsule_id)).collect())
+}
+
+#[derive(FromRow)]
+struct PhotoOfBlob {
+    #[sqlx(try_from = "String")]
+    id: Uuid,
+    #[sqlx(try_from = "String")]
+    capsule_id: Uuid,
 }

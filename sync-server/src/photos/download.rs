@@ -10,13 +10,14 @@ use crate::blob::keys;
 use crate::error::{ApiError, ApiResult};
 use crate::escape::content_disposition;
 use crate::state::AppState;
-use protocol::PhotoState;
+use protocol::{PhotoState, ThumbnailState};
 
 /// Which bytes of a photo to serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Variant {
     Original,
     Thumbnail,
+    Preview,
 }
 
 /// How a photo's bytes reach the client.
@@ -44,6 +45,9 @@ pub async fn fetch(
     if row.state != PhotoState::Ready {
         return Err(ApiError::not_found("uploaded photo"));
     }
+    if variant != Variant::Original && row.thumbnails != ThumbnailState::Ready {
+        return Err(ApiError::not_found("thumbnail (it is not made yet)"));
+    }
     let (key, content_type, disposition) = match variant {
         Variant::Original => {
             let name =
@@ -56,6 +60,11 @@ pub async fn fetch(
         }
         Variant::Thumbnail => (
             keys::thumbnail(row.user_id, &row.sha256),
+            "image/jpeg".to_owned(),
+            "inline".to_owned(),
+        ),
+        Variant::Preview => (
+            keys::preview(row.user_id, &row.sha256),
             "image/jpeg".to_owned(),
             "inline".to_owned(),
         ),

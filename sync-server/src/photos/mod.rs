@@ -1,7 +1,10 @@
 //! Photos of capsules: declared, uploaded and verified (`upload`), served to their owner
 //! (`download`), and removed from drafts (here).
 
+pub mod complete;
 pub mod download;
+pub mod receive;
+pub mod thumbnail_job;
 pub mod upload;
 
 use protocol::PhotoState;
@@ -15,8 +18,9 @@ use crate::db::{capsules, changes, photos};
 use crate::error::ApiResult;
 use crate::state::AppState;
 
+pub use complete::complete;
 pub use download::{Download, Variant, fetch};
-pub use upload::{complete, declare, receive};
+pub use upload::declare;
 
 /// Keeps the last path component of a client file name, without control characters.
 pub fn clean_file_name(name: &str) -> Option<String> {
@@ -49,7 +53,19 @@ pub async fn remove(
     capsules::count_photos(&mut tx, cid, -1).await?;
     changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, true).await?;
     tx.commit().await?;
-    let _ = state.blobs.delete(&keys::staging(auth.user_id, pid)).await;
+    for key in [
+        keys::staging(auth.user_id, pid),
+        keys::staging_thumbnail(auth.user_id, pid, protocol::ThumbnailSize::Grid),
+        keys::staging_thumbnail(auth.user_id, pid, protocol::ThumbnailSize::Preview),
+    ] {
+        let _ = state.blobs.delete(&key).await;
+    }
+    if let Ok(Some(upload)) = state.db.multipart(pid).await {
+        let _ = state
+            .blobs
+            .abort_multipart(&upload.object_key, &upload.upload_id)
+            .await;
+    }
     // Bytes uploaded straight to their key but never completed have no blob row to
     // collect them by.
     if row.state == PhotoState::Pending

@@ -1,38 +1,48 @@
-//! The photo upload flow: declare → upload (presigned S3 PUT or the server's streaming
-//! endpoint) → complete (size, hash and image checked) → ready. Nothing counts until it is
-//! verified, and the bytes of a failed upload never reach an original's key.
+//! Declaring a photo: what the client says it will send (the original's hash and size, and
+//! its own thumbnails'), answered with where to send each: a presigned PUT straight to the
+//! store, or the server's own endpoint for the folder store, and for an original over
+//! [`SINGLE_UPLOAD_MAX`] a multipart upload whose finished parts are listed so a cut upload
+//! resumes. Nothing counts until `complete` has checked it.
 
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
-use axum::body::Body;
-use futures_util::StreamExt;
-use protocol::{ErrorCode, Photo, PhotoState, PhotoWrite, UploadTarget};
-use sha2::{Digest, Sha256};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use protocol::{
+    ErrorCode, MultipartTarget, PartTarget, PhotoState, PhotoUploadResponse, PhotoWrite,
+    SINGLE_UPLOAD_MAX, ThumbnailState, ThumbnailTarget, ThumbnailWrite, UPLOAD_PART_SIZE,
+    UploadTarget,
+};
 use uuid::Uuid;
 
 use super::clean_file_name;
 use crate::access;
 use crate::auth::AuthUser;
-use crate::auth::tokens::{TYPE_UPLOAD, TokenError};
+use crate::auth::tokens::TYPE_UPLOAD;
 use crate::blob::keys;
 use crate::clock::to_ms;
-use crate::db::capsules;
-use crate::db::changes;
-use crate::db::photos::{self, BlobRow, PhotoRow};
+use crate::db::photos::{self, DeclaredThumbnails, PhotoRow};
+use crate::db::uploads::MultipartRow;
 use crate::db::users::reserve_seq;
+use crate::db::{capsules, changes};
 use crate::error::{ApiError, ApiResult};
-use crate::imaging::{self, ACCEPTED_TYPES};
 use crate::state::AppState;
 use crate::views;
+use imaging::ACCEPTED_TYPES;
 
-fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
-    let sha = w.sha256.trim().to_ascii_lowercase();
+/// Largest thumbnail accepted, in bytes (a 1280 px JPEG is a few hundred KB).
+pub const MAX_THUMBNAIL_BYTES: u64 = 4 * 1024 * 1024;
+
+fn hex_sha(s: &str, what: &str) -> ApiResult<String> {
+    let sha = s.trim().to_ascii_lowercase();
     if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(ApiError::invalid(
-            "sha256 must be 64 hexadecimal characters.",
-        ));
+        return Err(ApiError::invalid(format!(
+            "{what} must be 64 hexadecimal characters."
+        )));
     }
+    Ok(sha)
+}
+
+fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String, DeclaredThumbnails)> {
+    let sha = hex_sha(&w.sha256, "sha256")?;
     if w.size == 0 {
         return Err(ApiError::new(
             ErrorCode::EmptyPhoto,
@@ -64,11 +74,41 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String)> {
             "Only JPEG, PNG, WebP, GIF, TIFF and BMP photos are accepted.",
         ));
     }
-    Ok((sha, ct))
+    let mut thumbs: Vec<ThumbnailWrite> = Vec::new();
+    for t in &w.thumbnails {
+        if thumbs.iter().any(|d| d.kind == t.kind) {
+            return Err(ApiError::invalid(format!(
+                "The {} thumbnail is declared twice.",
+                t.kind.as_str()
+            )));
+        }
+        if t.size == 0 || t.size > MAX_THUMBNAIL_BYTES {
+            return Err(ApiError::new(
+                ErrorCode::InvalidThumbnail,
+                format!(
+                    "A thumbnail must have between 1 byte and {} MB.",
+                    MAX_THUMBNAIL_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
+        thumbs.push(ThumbnailWrite {
+            kind: t.kind,
+            sha256: hex_sha(&t.sha256, "A thumbnail's sha256")?,
+            size: t.size,
+        });
+    }
+    if !thumbs.is_empty() && thumbs.len() != 2 {
+        return Err(ApiError::new(
+            ErrorCode::InvalidThumbnail,
+            "Send both thumbnails (grid and preview), or none and the server makes them.",
+        ));
+    }
+    thumbs.sort_by_key(|t| t.kind);
+    Ok((sha, ct, DeclaredThumbnails(thumbs)))
 }
 
-/// Declares a photo of a draft. Answers with where to send the bytes, or no upload at all
-/// when this user's library already holds those bytes.
+/// Declares a photo of a draft. Answers where to send its bytes, or no upload at all when
+/// this user's library already holds those bytes.
 #[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %capsule_id, photo_id = %photo_id), err(level = "info"))]
 pub async fn declare(
     state: &AppState,
@@ -76,8 +116,8 @@ pub async fn declare(
     capsule_id: Uuid,
     photo_id: Uuid,
     w: &PhotoWrite,
-) -> ApiResult<(Photo, Option<UploadTarget>)> {
-    let (sha, ct) = validate(state, w)?;
+) -> ApiResult<PhotoUploadResponse> {
+    let (sha, ct, declared) = validate(state, w)?;
     let (cid, pid) = (capsule_id, photo_id);
     let known = state.db.blob(auth.user_id, &sha).await?;
     let now = state.now_ms();
@@ -98,12 +138,16 @@ pub async fn declare(
         width: None,
         height: None,
         created_at: now,
+        thumbnails: ThumbnailState::Pending,
+        declared_thumbnails: declared,
     };
     if let Some(b) = &known {
         row.state = PhotoState::Ready;
         row.content_type = b.content_type.clone();
         row.width = Some(b.width);
         row.height = Some(b.height);
+        row.thumbnails = b.thumbnails;
+        row.declared_thumbnails = DeclaredThumbnails::default();
     }
     match photos::photo(&mut tx, pid).await? {
         Some(existing) if existing.user_id != auth.user_id || existing.capsule_id != cid => {
@@ -113,7 +157,7 @@ pub async fn declare(
             if existing.sha256 != sha {
                 return Err(ApiError::photo_id_taken());
             }
-            return Ok((views::photo(&existing), None));
+            return Ok(nothing_to_send(&existing));
         }
         Some(existing) => {
             row.created_at = existing.created_at;
@@ -127,20 +171,84 @@ pub async fn declare(
     changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, false).await?;
     tx.commit().await?;
     if known.is_some() {
-        return Ok((views::photo(&row), None));
+        return Ok(nothing_to_send(&row));
     }
-    let target = upload_target(state, &row).await?;
-    Ok((views::photo(&row), Some(target)))
+    let (upload, multipart) = if w.size > SINGLE_UPLOAD_MAX {
+        (None, Some(multipart_target(state, &row).await?))
+    } else {
+        (Some(single_target(state, &row).await?), None)
+    };
+    let mut thumbnails = Vec::new();
+    for t in &row.declared_thumbnails.0 {
+        thumbnails.push(ThumbnailTarget {
+            kind: t.kind,
+            upload: thumbnail_target(state, &row, t).await?,
+        });
+    }
+    Ok(PhotoUploadResponse {
+        photo: views::photo(&row),
+        upload,
+        multipart,
+        thumbnails,
+    })
 }
 
-async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarget> {
+fn nothing_to_send(row: &PhotoRow) -> PhotoUploadResponse {
+    PhotoUploadResponse {
+        photo: views::photo(row),
+        upload: None,
+        multipart: None,
+        thumbnails: Vec::new(),
+    }
+}
+
+/// Where a photo's original is sent in one `PUT`: straight to its content-addressed key
+/// when the store checks length and hash on upload (S3), else to a staging key of this
+/// photo through the server.
+pub fn original_upload_key(state: &AppState, row: &PhotoRow) -> String {
+    if state.blobs.direct_uploads() {
+        keys::original(row.user_id, &row.sha256)
+    } else {
+        keys::staging(row.user_id, row.id)
+    }
+}
+
+fn expires_at(state: &AppState) -> chrono::DateTime<chrono::Utc> {
+    state.clock.now()
+        + chrono::Duration::from_std(state.settings.storage.upload_ttl).unwrap_or_default()
+}
+
+/// The server's own upload endpoint for `item` of a photo (`""` for the original).
+fn server_target(
+    state: &AppState,
+    row: &PhotoRow,
+    item: &str,
+    content_type: &str,
+) -> ApiResult<UploadTarget> {
     let ttl = state.settings.storage.upload_ttl;
-    let expires_at = state.clock.now() + chrono::Duration::from_std(ttl).unwrap_or_default();
+    let token = state
+        .tokens
+        .sign(TYPE_UPLOAD, row.user_id, row.id, state.now_ms(), ttl)?;
+    Ok(UploadTarget {
+        method: "PUT".into(),
+        url: format!(
+            "{}/v1/uploads/{}{item}?token={token}",
+            state.settings.http.public_url, row.id
+        ),
+        headers: [("content-type".to_owned(), content_type.to_owned())]
+            .into_iter()
+            .collect(),
+        expires_at: expires_at(state),
+    })
+}
+
+async fn single_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarget> {
+    let ttl = state.settings.storage.upload_ttl;
     let size = u64::try_from(row.size).unwrap_or(0);
     if let Some(p) = state
         .blobs
         .presign_put(
-            &upload_key(state, row),
+            &original_upload_key(state, row),
             size,
             &row.sha256,
             &row.content_type,
@@ -152,251 +260,144 @@ async fn upload_target(state: &AppState, row: &PhotoRow) -> ApiResult<UploadTarg
             method: p.method,
             url: p.url,
             headers: p.headers,
-            expires_at,
+            expires_at: expires_at(state),
         });
     }
-    let token = state
-        .tokens
-        .sign(TYPE_UPLOAD, row.user_id, row.id, state.now_ms(), ttl)?;
-    Ok(UploadTarget {
-        method: "PUT".into(),
-        url: format!(
-            "{}/v1/uploads/{}?token={token}",
-            state.settings.http.public_url, row.id
-        ),
-        headers: [("content-type".to_owned(), row.content_type.clone())]
-            .into_iter()
-            .collect(),
-        expires_at,
-    })
+    server_target(state, row, "", &row.content_type)
 }
 
-/// A temporary file under the data folder, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(state: &AppState) -> Self {
-        Self(
-            state
-                .settings
-                .data_dir
-                .join("tmp")
-                .join(Uuid::new_v4().to_string()),
-        )
+async fn thumbnail_target(
+    state: &AppState,
+    row: &PhotoRow,
+    t: &ThumbnailWrite,
+) -> ApiResult<UploadTarget> {
+    let key = keys::staging_thumbnail(row.user_id, row.id, t.kind);
+    let ttl = state.settings.storage.upload_ttl;
+    if let Some(p) = state
+        .blobs
+        .presign_put(&key, t.size, &t.sha256, "image/jpeg", ttl)
+        .await?
+    {
+        return Ok(UploadTarget {
+            method: p.method,
+            url: p.url,
+            headers: p.headers,
+            expires_at: expires_at(state),
+        });
     }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-fn size_mismatch(expected: u64, got: u64) -> ApiError {
-    ApiError::new(
-        ErrorCode::SizeMismatch,
-        format!("The upload has {got} bytes but {expected} were declared; upload it again."),
+    server_target(
+        state,
+        row,
+        &format!("/thumbnails/{}", t.kind.as_str()),
+        "image/jpeg",
     )
 }
 
-fn hash_mismatch() -> ApiError {
-    ApiError::new(
-        ErrorCode::HashMismatch,
-        "The uploaded bytes do not match the declared SHA-256; upload the photo again.",
-    )
-}
-
-/// Receives the bytes of a photo through the server (the folder store's upload target),
-/// streaming them to disk while hashing: memory stays flat whatever the size.
-#[tracing::instrument(skip_all, fields(photo_id = %photo_id), err(level = "info"))]
-pub async fn receive(state: &AppState, photo_id: Uuid, token: &str, body: Body) -> ApiResult<()> {
-    let claims = state
-        .tokens
-        .verify(token, TYPE_UPLOAD, state.now_ms())
-        .map_err(|e| {
-            let msg = match e {
-                TokenError::Expired => "This upload link has expired; ask for a new one.",
-                TokenError::Invalid => "This upload link is not valid.",
-            };
-            ApiError::new(ErrorCode::InvalidUploadToken, msg)
-        })?;
-    if claims.sid != photo_id.to_string() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidUploadToken,
-            "This upload link is for another photo.",
-        ));
-    }
-    let row = state
-        .db
-        .photo(photo_id)
-        .await?
-        .filter(|p| p.user_id.to_string() == claims.sub)
-        .ok_or_else(|| ApiError::not_found("photo"))?;
-    let expected = u64::try_from(row.size).unwrap_or(0);
-    let tmp = TempFile::new(state);
-    let mut file = tokio::fs::File::create(&tmp.0).await?;
-    let mut hasher = Sha256::new();
-    let mut got: u64 = 0;
-    let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(ApiError::upload_interrupted)?;
-        got += chunk.len() as u64;
-        if got > expected {
-            return Err(ApiError::upload_too_long(expected));
-        }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await?;
-    }
-    file.flush().await?;
-    file.sync_all().await?;
-    drop(file);
-    if got != expected {
-        return Err(size_mismatch(expected, got));
-    }
-    if hex::encode(hasher.finalize()) != row.sha256 {
-        return Err(hash_mismatch());
-    }
-    state
-        .blobs
-        .put_file(
-            &keys::staging(row.user_id, photo_id),
-            &tmp.0,
-            &row.content_type,
-        )
-        .await?;
-    Ok(())
-}
-
-/// Copies a stored object to a local file, returning its size and SHA-256.
-async fn read_back(
-    state: &AppState,
-    key: &str,
-    dest: &Path,
-    limit: u64,
-) -> ApiResult<Option<(u64, String)>> {
-    let Some(mut obj) = state.blobs.get(key).await? else {
-        return Ok(None);
-    };
-    let mut file = tokio::fs::File::create(dest).await?;
-    let mut hasher = Sha256::new();
-    let mut got: u64 = 0;
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = obj
-            .reader
-            .read(&mut buf)
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("reading upload: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        got += n as u64;
-        if got > limit {
-            // Larger than declared: no need to read the rest.
-            return Ok(Some((got, String::new())));
-        }
-        hasher.update(&buf[..n]);
-        file.write_all(&buf[..n]).await?;
-    }
-    file.flush().await?;
-    Ok(Some((got, hex::encode(hasher.finalize()))))
-}
-
-/// Verifies an uploaded photo (size, hash, image), stores its original and thumbnail under
-/// content-addressed keys, and marks it ready.
-#[tracing::instrument(skip_all, fields(user_id = %auth.user_id, capsule_id = %capsule_id, photo_id = %photo_id), err(level = "info"))]
-pub async fn complete(
-    state: &AppState,
-    auth: &AuthUser,
-    capsule_id: Uuid,
-    photo_id: Uuid,
-) -> ApiResult<Photo> {
-    let (capsule, row) = access::owned_photo(state, auth, capsule_id, photo_id).await?;
-    let (cid, pid) = (capsule.id, row.id);
-    if row.state == PhotoState::Ready {
-        return Ok(views::photo(&row));
-    }
-    access::draft_only(&capsule)?;
-    let blob = match state.db.blob(auth.user_id, &row.sha256).await? {
-        Some(b) => b,
-        None => verify_upload(state, &row).await?,
-    };
-    let mut tx = state.db.begin().await?;
-    let seq = reserve_seq(&mut tx, auth.user_id, 2).await?;
-    photos::insert_blob(&mut tx, auth.user_id, &blob, state.now_ms()).await?;
-    photos::mark_ready(&mut tx, pid, &blob).await?;
-    changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, false).await?;
-    let ready = photos::photo(&mut tx, pid)
-        .await?
-        .ok_or_else(|| ApiError::not_found("photo"))?;
-    tx.commit().await?;
-    Ok(views::photo(&ready))
-}
-
-/// Where a photo's bytes are uploaded to: straight to their content-addressed key when
-/// the store checks length and hash on upload (S3), else to a staging key of this photo.
-fn upload_key(state: &AppState, row: &PhotoRow) -> String {
-    if state.blobs.direct_uploads() {
-        keys::original(row.user_id, &row.sha256)
-    } else {
-        keys::staging(row.user_id, row.id)
-    }
-}
-
-async fn verify_upload(state: &AppState, row: &PhotoRow) -> ApiResult<BlobRow> {
-    let staging = upload_key(state, row);
-    let expected = u64::try_from(row.size).unwrap_or(0);
-    let tmp = TempFile::new(state);
-    let Some((got, sha)) = read_back(state, &staging, &tmp.0, expected).await? else {
-        return Err(ApiError::new(
-            ErrorCode::UploadIncomplete,
-            "The photo's bytes have not arrived; upload them, then complete.",
-        ));
-    };
-    let refuse = |e: ApiError| async {
-        // A failed upload leaves nothing behind; the client uploads again.
-        state.blobs.delete(&staging).await?;
-        Err::<BlobRow, ApiError>(e)
-    };
-    if got != expected {
-        return refuse(size_mismatch(expected, got)).await;
-    }
-    if sha != row.sha256 {
-        return refuse(hash_mismatch()).await;
-    }
-    let permit = state.decode_permits.clone().acquire_owned().await?;
-    let path = tmp.0.clone();
-    let max_pixels = state.settings.storage.max_photo_pixels;
-    let inspected = tokio::task::spawn_blocking(move || {
-        let r = imaging::inspect(&path, max_pixels);
-        drop(permit);
-        r
-    })
-    .await?;
-    let inspected = match inspected {
-        Ok(i) => i,
-        Err(rej) => return refuse(ApiError::new(rej.code, rej.message)).await,
-    };
-    state
-        .blobs
-        .put_bytes(
-            &keys::thumbnail(row.user_id, &row.sha256),
-            inspected.thumbnail_jpeg.into(),
-            "image/jpeg",
-        )
-        .await?;
-    if !state.blobs.direct_uploads() {
-        state
+/// The parts of a large original: the upload under way for these bytes (its finished parts
+/// listed as done), or a new one.
+async fn multipart_target(state: &AppState, row: &PhotoRow) -> ApiResult<MultipartTarget> {
+    let mut open = state.db.multipart(row.id).await?;
+    if let Some(m) = &open
+        && (m.sha256 != row.sha256 || m.size != row.size)
+    {
+        // Declared again for other bytes: the old parts are of no use.
+        let _ = state
             .blobs
-            .copy(&staging, &keys::original(row.user_id, &row.sha256))
-            .await?;
-        state.blobs.delete(&staging).await?;
+            .abort_multipart(&m.object_key, &m.upload_id)
+            .await;
+        state.db.forget_multipart(row.id).await?;
+        open = None;
     }
-    Ok(BlobRow {
-        sha256: row.sha256.clone(),
-        size: row.size,
-        content_type: inspected.content_type.into(),
-        width: i64::from(inspected.width),
-        height: i64::from(inspected.height),
+    let mut done: Vec<u32> = Vec::new();
+    if let Some(m) = &open {
+        match state.blobs.list_parts(&m.object_key, &m.upload_id).await? {
+            Some(parts) => {
+                let expected = part_sizes(m.size, m.part_size);
+                done = parts
+                    .iter()
+                    .filter(|p| expected.get(&p.number) == Some(&p.size))
+                    .map(|p| p.number)
+                    .collect();
+            }
+            // Expired or aborted by the store: start again.
+            None => {
+                state.db.forget_multipart(row.id).await?;
+                open = None;
+            }
+        }
+    }
+    let m = match open {
+        Some(m) => m,
+        None => {
+            let key = keys::staging(row.user_id, row.id);
+            let upload_id = state.blobs.start_multipart(&key, &row.content_type).await?;
+            let m = MultipartRow {
+                photo_id: row.id,
+                user_id: row.user_id,
+                upload_id,
+                object_key: key,
+                sha256: row.sha256.clone(),
+                size: row.size,
+                part_size: i64::try_from(UPLOAD_PART_SIZE).unwrap_or(i64::MAX),
+                created_at: state.now_ms(),
+            };
+            state.db.save_multipart(&m).await?;
+            m
+        }
+    };
+    let ttl = state.settings.storage.upload_ttl;
+    let mut parts = Vec::new();
+    for (number, size) in part_sizes(m.size, m.part_size) {
+        if done.contains(&number) {
+            continue;
+        }
+        let (method, url, headers) = match state
+            .blobs
+            .presign_part(&m.object_key, &m.upload_id, number, size, ttl)
+            .await?
+        {
+            Some(p) => (p.method, p.url, p.headers),
+            None => {
+                let t = server_target(
+                    state,
+                    row,
+                    &format!("/parts/{number}"),
+                    "application/octet-stream",
+                )?;
+                (t.method, t.url, t.headers)
+            }
+        };
+        parts.push(PartTarget {
+            number,
+            size,
+            method,
+            url,
+            headers,
+        });
+    }
+    Ok(MultipartTarget {
+        upload_id: m.upload_id,
+        part_size: u64::try_from(m.part_size).unwrap_or(UPLOAD_PART_SIZE),
+        parts,
+        done,
+        expires_at: expires_at(state),
     })
+}
+
+/// The number and size of each part of an original of `size` bytes.
+pub fn part_sizes(size: i64, part_size: i64) -> BTreeMap<u32, u64> {
+    let (size, part) = (
+        u64::try_from(size).unwrap_or(0),
+        u64::try_from(part_size).unwrap_or(UPLOAD_PART_SIZE).max(1),
+    );
+    let mut out = BTreeMap::new();
+    let mut offset = 0;
+    let mut number = 1;
+    while offset < size {
+        let n = part.min(size - offset);
+        out.insert(number, n);
+        offset += n;
+        number += 1;
+    }
+    out
 }

@@ -3,7 +3,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use protocol::{ErrorResponse, PhotoResponse, PhotoUploadResponse, PhotoWrite};
+use protocol::{ErrorResponse, PhotoResponse, PhotoUploadResponse, PhotoWrite, ThumbnailSize};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -22,14 +22,19 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(complete_photo))
         .routes(routes!(get_original))
         .routes(routes!(get_thumbnail))
+        .routes(routes!(get_preview))
 }
 
 pub fn upload_router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(upload_bytes))
+    OpenApiRouter::new()
+        .routes(routes!(upload_bytes))
+        .routes(routes!(upload_part))
+        .routes(routes!(upload_thumbnail))
 }
 
-/// Declare a photo of a draft; answers where to upload its bytes (null when the server
-/// already has them).
+/// Declare a photo of a draft, with the thumbnails the client made; answers where to upload
+/// the original (one PUT, or parts for a large one, the parts already held listed) and the
+/// thumbnails, or nothing when the server already has those bytes.
 #[utoipa::path(put, path = "/v1/capsules/{id}/photos/{photo_id}", tag = "photos",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
@@ -46,8 +51,9 @@ async fn declare_photo(
     ApiPath((id, photo_id)): ApiPath<(Uuid, Uuid)>,
     ApiJson(body): ApiJson<PhotoWrite>,
 ) -> ApiResult<Json<PhotoUploadResponse>> {
-    let (photo, upload) = photos::declare(&state, &auth, id, photo_id, &body).await?;
-    Ok(Json(PhotoUploadResponse { photo, upload }))
+    Ok(Json(
+        photos::declare(&state, &auth, id, photo_id, &body).await?,
+    ))
 }
 
 /// Remove a photo from a draft.
@@ -67,7 +73,8 @@ async fn delete_photo(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Verify an uploaded photo (size, SHA-256, image) and make it count.
+/// Verify an uploaded photo (size, SHA-256, structure, the client's thumbnails) and make it
+/// count.
 #[utoipa::path(post, path = "/v1/capsules/{id}/photos/{photo_id}/complete", tag = "photos",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
@@ -132,7 +139,7 @@ async fn get_original(
     ))
 }
 
-/// The server's JPEG thumbnail (or a redirect); 403 while sealed.
+/// The 256 px JPEG thumbnail (or a redirect); 403 while sealed, 404 until it is made.
 #[utoipa::path(get, path = "/v1/capsules/{id}/photos/{photo_id}/thumbnail", tag = "photos",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
@@ -149,6 +156,26 @@ async fn get_thumbnail(
 ) -> ApiResult<Response> {
     Ok(download_response(
         photos::fetch(&state, &auth, id, photo_id, Variant::Thumbnail).await?,
+    ))
+}
+
+/// The 1280 px JPEG preview (or a redirect); 403 while sealed, 404 until it is made.
+#[utoipa::path(get, path = "/v1/capsules/{id}/photos/{photo_id}/preview", tag = "photos",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id"),
+           ("photo_id" = Uuid, Path, description = "Photo id")),
+    responses(
+        (status = 200, description = "A JPEG preview", content_type = "image/jpeg"),
+        (status = 307, description = "Redirect to a short-lived download URL"),
+        (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse),
+        (status = 404, body = ErrorResponse)))]
+async fn get_preview(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath((id, photo_id)): ApiPath<(Uuid, Uuid)>,
+) -> ApiResult<Response> {
+    Ok(download_response(
+        photos::fetch(&state, &auth, id, photo_id, Variant::Preview).await?,
     ))
 }
 
@@ -174,6 +201,50 @@ async fn upload_bytes(
     ApiQuery(q): ApiQuery<UploadQuery>,
     body: Body,
 ) -> ApiResult<StatusCode> {
-    photos::receive(&state, photo_id, &q.token, body).await?;
+    photos::receive::original(&state, photo_id, &q.token, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Upload one part of a large original through the server (when the store has no
+/// presigned uploads).
+#[utoipa::path(put, path = "/v1/uploads/{photo_id}/parts/{number}", tag = "photos",
+    params(("photo_id" = Uuid, Path, description = "Photo id"),
+           ("number" = u32, Path, minimum = 1, maximum = 10000, description = "Part number, from 1"),
+           UploadQuery),
+    request_body(content = String, content_type = "application/octet-stream",
+                 description = "The part's bytes"),
+    responses(
+        (status = 204), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn upload_part(
+    State(state): State<AppState>,
+    ApiPath((photo_id, number)): ApiPath<(Uuid, u32)>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    photos::receive::part(&state, photo_id, number, &q.token, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Upload one of the client's thumbnails through the server (when the store has no
+/// presigned uploads).
+#[utoipa::path(put, path = "/v1/uploads/{photo_id}/thumbnails/{kind}", tag = "photos",
+    params(("photo_id" = Uuid, Path, description = "Photo id"),
+           ("kind" = ThumbnailSize, Path, description = "Which thumbnail"),
+           UploadQuery),
+    request_body(content = String, content_type = "image/jpeg",
+                 description = "The thumbnail's bytes"),
+    responses(
+        (status = 204), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 422, body = ErrorResponse)))]
+async fn upload_thumbnail(
+    State(state): State<AppState>,
+    ApiPath((photo_id, kind)): ApiPath<(Uuid, ThumbnailSize)>,
+    ApiQuery(q): ApiQuery<UploadQuery>,
+    body: Body,
+) -> ApiResult<StatusCode> {
+    photos::receive::thumbnail(&state, photo_id, kind, &q.token, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -26,6 +26,7 @@ pub fn router(zips: Slots) -> Router<AppState> {
         .route("/c/{token}/photos/{photo_id}", get(full_size))
         .route("/c/{token}/photos/{photo_id}/download", get(download))
         .route("/c/{token}/photos/{photo_id}/thumbnail", get(thumbnail))
+        .route("/c/{token}/photos/{photo_id}/preview", get(preview))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -149,24 +150,37 @@ async fn download(
     respond(original(&state, &token, &photo_id, "attachment").await)
 }
 
+async fn picture(
+    state: &AppState,
+    token: &str,
+    photo_id: &str,
+    preview: bool,
+) -> Result<Response, ApiError> {
+    let s = shared(state, token).await?;
+    let (_, p) = recipients::photo(&s, photo_id)?;
+    if p.thumbnails != protocol::ThumbnailState::Ready {
+        return Err(ApiError::not_found("thumbnail"));
+    }
+    let key = if preview {
+        keys::preview(p.user_id, &p.sha256)
+    } else {
+        keys::thumbnail(p.user_id, &p.sha256)
+    };
+    stream(state, &key, "image/jpeg", "inline").await
+}
+
 async fn thumbnail(
     State(state): State<AppState>,
     Path((token, photo_id)): Path<(String, String)>,
 ) -> Response {
-    respond(
-        async {
-            let s = shared(&state, &token).await?;
-            let (_, p) = recipients::photo(&s, &photo_id)?;
-            stream(
-                &state,
-                &keys::thumbnail(p.user_id, &p.sha256),
-                "image/jpeg",
-                "inline",
-            )
-            .await
-        }
-        .await,
-    )
+    respond(picture(&state, &token, &photo_id, false).await)
+}
+
+async fn preview(
+    State(state): State<AppState>,
+    Path((token, photo_id)): Path<(String, String)>,
+) -> Response {
+    respond(picture(&state, &token, &photo_id, true).await)
 }
 
 async fn download_all(State(state): State<AppState>, Path(token): Path<String>) -> Response {

@@ -7,7 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use protocol::{CapsuleResponse, Photo, PhotoResponse, PhotoUploadResponse, SessionResponse};
+use protocol::{
+    CapsuleResponse, Photo, PhotoResponse, PhotoUploadResponse, SessionResponse, ThumbnailSize,
+};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use sqlx::Connection;
@@ -174,11 +176,15 @@ pub struct TestApp {
     _dir: tempfile::TempDir,
     pg_database: Option<String>,
     stop: Option<oneshot::Sender<()>>,
+    stop_worker: Option<oneshot::Sender<()>>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(stop) = self.stop_worker.take() {
             let _ = stop.send(());
         }
         if let Some(db) = self.pg_database.take() {
@@ -189,6 +195,15 @@ impl Drop for TestApp {
 
 /// Settings a test may adjust before the app starts.
 pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    start_app(backend, tweak, true).await
+}
+
+/// The app without its thumbnail worker: jobs wait in the queue until a test runs them.
+pub async fn spawn_app_without_worker(backend: Backend) -> TestApp {
+    start_app(backend, |_| {}, false).await
+}
+
+async fn start_app(backend: Backend, tweak: impl FnOnce(&mut Settings), worker: bool) -> TestApp {
     sync_server::install_crypto_provider();
     if std::env::var("TEST_LOG").is_ok() {
         let _ = tracing_subscriber::fmt()
@@ -220,6 +235,17 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
     let state = AppState::build(settings, Arc::new(clock.clone()))
         .await
         .expect("app state");
+    // The server's thumbnail worker runs beside it, as in the real binary.
+    let (stop_worker, worker_stopped) = oneshot::channel::<()>();
+    if worker {
+        tokio::spawn(sync_server::photos::thumbnail_job::run_worker(
+            state.clone(),
+            Duration::from_millis(500),
+            async {
+                let _ = worker_stopped.await;
+            },
+        ));
+    }
     let (stop, stopped) = oneshot::channel::<()>();
     let serving = state.clone();
     tokio::spawn(async move {
@@ -241,6 +267,7 @@ pub async fn spawn_app_with(backend: Backend, tweak: impl FnOnce(&mut Settings))
         _dir: dir,
         pg_database,
         stop: Some(stop),
+        stop_worker: Some(stop_worker),
     }
 }
 
@@ -263,6 +290,38 @@ pub struct User {
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
+}
+
+/// The two thumbnails a desktop makes of a photo: upright JPEGs of at most 256 and 1280
+/// pixels, with no metadata.
+pub fn client_thumbnails(photo: &[u8]) -> Vec<(ThumbnailSize, Vec<u8>)> {
+    use image::ImageDecoder;
+    let mut decoder = image::ImageReader::new(std::io::Cursor::new(photo))
+        .with_guessed_format()
+        .expect("format")
+        .into_decoder()
+        .expect("a photo the test can decode");
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut img = image::DynamicImage::from_decoder(decoder).expect("decode");
+    img.apply_orientation(orientation);
+    [ThumbnailSize::Grid, ThumbnailSize::Preview]
+        .into_iter()
+        .map(|kind| {
+            let side = kind.max_side();
+            let small = if img.width().max(img.height()) > side {
+                img.thumbnail(side, side)
+            } else {
+                img.clone()
+            };
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+                .encode_image(&small.to_rgb8())
+                .expect("encode");
+            (kind, out)
+        })
+        .collect()
 }
 
 /// A small real JPEG with a gradient (different per seed).
@@ -396,17 +455,62 @@ impl TestApp {
         .expect("request")
     }
 
-    /// Declares, uploads and completes a photo; returns it ready.
+    /// Declares a photo with the thumbnails a client made.
+    pub async fn declare_with_thumbnails(
+        &self,
+        user: &User,
+        capsule: Uuid,
+        photo: Uuid,
+        bytes: &[u8],
+        thumbnails: &[(ThumbnailSize, Vec<u8>)],
+    ) -> reqwest::Response {
+        let declared: Vec<Value> = thumbnails
+            .iter()
+            .map(|(kind, t)| json!({"kind": kind, "sha256": sha256_hex(t), "size": t.len()}))
+            .collect();
+        self.req(
+            reqwest::Method::PUT,
+            &format!("/v1/capsules/{capsule}/photos/{photo}"),
+            user,
+        )
+        .json(&json!({
+            "sha256": sha256_hex(bytes),
+            "size": bytes.len(),
+            "content_type": "image/jpeg",
+            "file_name": "IMG_0001.jpg",
+            "thumbnails": declared,
+        }))
+        .send()
+        .await
+        .expect("request")
+    }
+
+    /// Declares, uploads and completes a photo with the two thumbnails a desktop makes;
+    /// returns it ready.
     pub async fn add_photo(&self, user: &User, capsule: Uuid, bytes: &[u8]) -> Photo {
         let photo_id = Uuid::now_v7();
+        let thumbnails = client_thumbnails(bytes);
         let res = self
-            .declare(user, capsule, photo_id, bytes, "image/jpeg")
+            .declare_with_thumbnails(user, capsule, photo_id, bytes, &thumbnails)
             .await;
         assert_eq!(res.status(), 200);
         let declared: PhotoUploadResponse = res.json().await.expect("declared");
         if let Some(target) = declared.upload {
             let up = self.send_upload(&target, bytes.to_vec()).await;
             assert!(up.status().is_success(), "upload failed: {}", up.status());
+        }
+        for t in &declared.thumbnails {
+            let bytes = thumbnails
+                .iter()
+                .find(|(k, _)| *k == t.kind)
+                .map(|(_, b)| b.clone())
+                .expect("a declared thumbnail");
+            let up = self.send_upload(&t.upload, bytes).await;
+            assert!(
+                up.status().is_success(),
+                "thumbnail upload failed: {}",
+                up.status()
+            );
         }
         let res = self.complete(user, capsule, photo_id).await;
         assert_eq!(res.status(), 200, "complete failed");

@@ -15,3 +15,4 @@ mod security;
 mod server;
 mod smtp;
 mod sync;
+mod thumbnails;

@@ -19,7 +19,8 @@ async fn open_capsule(
     photos: &[Vec<u8>],
 ) -> (Uuid, String) {
     let id = Uuid::now_v7();
-    let open_at = (app.clock_now_utc() + chrono::Duration::seconds(61)).to_rfc3339();
+    // Room for the photos to upload (a few seconds on S3) before the 60 s lead is checked.
+    let open_at = (app.clock_now_utc() + chrono::Duration::seconds(90)).to_rfc3339();
     app.put_capsule(
         user,
         id,

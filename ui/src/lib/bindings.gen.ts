@@ -357,6 +357,8 @@ export type ErrorCode =
 "corrupt_image" | 
 /**  The image's pixel dimensions exceed the limit (decompression bomb guard). */
 "image_too_large" | 
+/**  A client's thumbnail is not a clean, smaller JPEG of its photo. */
+"invalid_thumbnail" | 
 /**  The photo file is larger than the server accepts. */
 "photo_too_large" | 
 /**  The photo file is empty. */
