@@ -48,8 +48,8 @@ pub fn check(
     if w == 0 || h == 0 {
         return Err(refused("This thumbnail has no pixels."));
     }
-    image::DynamicImage::from_decoder(decoder)
-        .map_err(|e| refused(format!("This thumbnail cannot be read ({e}).")))?;
+    drop(decoder);
+    decodes(bytes).map_err(|e| refused(format!("This thumbnail cannot be read ({e}).")))?;
     let expected_long = side.min(original.width.max(original.height));
     if w.max(h).abs_diff(expected_long) > 2 || !original.matches_aspect(w, h) {
         return Err(refused(format!(
@@ -58,6 +58,32 @@ pub fn check(
         )));
     }
     Ok((w, h))
+}
+
+/// Decodes a JPEG's whole bitstream. libjpeg-turbo at its smallest scale still reads every
+/// coefficient (so damage anywhere is found) but saves most of the transform and colour work;
+/// the image crate decodes in full where libjpeg-turbo declines.
+fn decodes(bytes: &[u8]) -> Result<(), String> {
+    if let Ok(mut d) = turbojpeg::Decompressor::new()
+        && let Ok(header) = d.read_header(bytes)
+        && d.set_scaling_factor(turbojpeg::ScalingFactor::ONE_EIGHTH)
+            .is_ok()
+    {
+        let scaled = header.scaled(turbojpeg::ScalingFactor::ONE_EIGHTH);
+        let mut out = turbojpeg::Image {
+            pixels: vec![0u8; scaled.width * scaled.height * 3],
+            width: scaled.width,
+            pitch: scaled.width * 3,
+            height: scaled.height,
+            format: turbojpeg::PixelFormat::RGB,
+        };
+        return d
+            .decompress(bytes, out.as_deref_mut())
+            .map_err(|e| e.to_string());
+    }
+    image::load_from_memory_with_format(bytes, image::ImageFormat::Jpeg)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
 /// The first segment of a JPEG that holds metadata (EXIF, XMP, ICC and other application
@@ -170,5 +196,24 @@ mod tests {
             code(check(&garbage, ThumbnailSize::Grid, &original)),
             refused
         );
+    }
+}
+
+#[cfg(test)]
+mod damage {
+    #[test]
+    fn damage_in_the_middle_of_the_image_data_is_found() {
+        let img = image::RgbImage::from_fn(256, 192, |x, y| {
+            image::Rgb([(x * 7) as u8, (y * 3) as u8, ((x * y) % 251) as u8])
+        });
+        let mut jpeg = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 85)
+            .encode_image(&img)
+            .expect("encode");
+        let mid = jpeg.len() / 2;
+        for b in &mut jpeg[mid..mid + 64] {
+            *b = 0x00;
+        }
+        assert!(super::decodes(&jpeg).is_err());
     }
 }

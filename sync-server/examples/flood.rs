@@ -172,7 +172,20 @@ async fn new_capsule(http: &reqwest::Client, base: &str, token: &str) -> anyhow:
     Ok(id)
 }
 
-/// One flooding client: two sign-ups, two log-ins with unknown emails, one upload.
+/// The thumbnails a desktop would send with `photo`: the photo is 256 px, so both are
+/// the whole picture as a JPEG.
+fn thumbnails(photo: &[u8]) -> Vec<u8> {
+    let Ok(img) = image::load_from_memory(photo) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let _ = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 80)
+        .encode_image(&img.to_rgb8());
+    out
+}
+
+/// One flooding client: two sign-ups, two log-ins with unknown emails, one upload (the
+/// original and its two thumbnails, as the desktop sends them).
 async fn flood_client(
     http: reqwest::Client,
     base: String,
@@ -212,6 +225,8 @@ async fn flood_client(
         return;
     };
     let bytes = photo(seed);
+    let thumb = thumbnails(&bytes);
+    let thumb_sha = hex::encode(Sha256::digest(&thumb));
     let photo_id = Uuid::now_v7();
     let Some(declared) = send(
         http.put(format!("{base}/v1/capsules/{capsule}/photos/{photo_id}"))
@@ -219,6 +234,10 @@ async fn flood_client(
             .json(&json!({
                 "sha256": hex::encode(Sha256::digest(&bytes)),
                 "size": bytes.len(), "content_type": "image/png",
+                "thumbnails": [
+                    {"kind": "grid", "sha256": thumb_sha, "size": thumb.len()},
+                    {"kind": "preview", "sha256": thumb_sha, "size": thumb.len()},
+                ],
             })),
     )
     .await
@@ -231,9 +250,15 @@ async fn flood_client(
     let Ok(body) = declared.json::<Value>().await else {
         return;
     };
-    let target = &body["upload"];
-    if let Some(url) = target["url"].as_str() {
-        let mut put = http.put(url).body(bytes);
+    let mut targets = vec![(body["upload"].clone(), bytes)];
+    for t in body["thumbnails"].as_array().into_iter().flatten() {
+        targets.push((t["upload"].clone(), thumb.clone()));
+    }
+    for (target, body) in targets {
+        let Some(url) = target["url"].as_str() else {
+            continue;
+        };
+        let mut put = http.put(url).body(body);
         if let Some(headers) = target["headers"].as_object() {
             for (k, v) in headers {
                 put = put.header(k, v.as_str().unwrap_or_default());

@@ -146,8 +146,12 @@ impl BlobStore for FolderStore {
         Ok(Some((total, Bytes::from(buf))))
     }
 
-    async fn verified_sha256(&self, _key: &str) -> Result<Option<String>, BlobError> {
-        Ok(None)
+    async fn head(&self, key: &str) -> Result<Option<(u64, Option<String>)>, BlobError> {
+        match fs::metadata(self.path(key)?).await {
+            Ok(m) => Ok(Some((m.len(), None))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn start_multipart(&self, key: &str, _content_type: &str) -> Result<String, BlobError> {

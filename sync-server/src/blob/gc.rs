@@ -1,5 +1,5 @@
 //! Garbage collection of photo bytes: once no photo of a user points at a hash, its
-//! original and thumbnail go.
+//! original and thumbnails go.
 
 use uuid::Uuid;
 
@@ -17,7 +17,11 @@ pub async fn collect(db: &Db, blobs: &dyn BlobStore, user_id: Uuid, sha: &str) {
         }
     };
     if gone {
-        for key in [keys::original(user_id, sha), keys::thumbnail(user_id, sha)] {
+        for key in [
+            keys::original(user_id, sha),
+            keys::thumbnail(user_id, sha),
+            keys::preview(user_id, sha),
+        ] {
             if let Err(e) = blobs.delete(&key).await {
                 tracing::warn!(error = %e, key, "blob clean-up failed");
             }

@@ -100,9 +100,9 @@ pub trait BlobStore: Send + Sync + 'static {
         len: u64,
     ) -> Result<Option<(u64, Bytes)>, BlobError>;
 
-    /// The SHA-256 (hex) the store itself checked when the object was written, where it
-    /// keeps one (S3 with a pinned checksum); None otherwise.
-    async fn verified_sha256(&self, key: &str) -> Result<Option<String>, BlobError>;
+    /// An object's length, and the SHA-256 (hex) the store itself checked when it was
+    /// written where it keeps one (S3 with a pinned checksum); None when it does not exist.
+    async fn head(&self, key: &str) -> Result<Option<(u64, Option<String>)>, BlobError>;
 
     /// Starts a multipart upload to `key`; answers its id.
     async fn start_multipart(&self, key: &str, content_type: &str) -> Result<String, BlobError>;
@@ -183,13 +183,16 @@ pub mod keys {
     pub fn staging(user_id: impl Display, photo_id: impl Display) -> String {
         format!("users/{user_id}/staging/{photo_id}")
     }
-    /// Where a client's thumbnail lands before it is checked.
-    pub fn staging_thumbnail(
+    /// A thumbnail of the photo with these bytes, by kind.
+    pub fn thumbnail_of(
         user_id: impl Display,
-        photo_id: impl Display,
+        sha256: &str,
         kind: protocol::ThumbnailSize,
     ) -> String {
-        format!("users/{user_id}/staging/{photo_id}-{}.jpg", kind.as_str())
+        match kind {
+            protocol::ThumbnailSize::Grid => thumbnail(user_id, sha256),
+            protocol::ThumbnailSize::Preview => preview(user_id, sha256),
+        }
     }
 }
 

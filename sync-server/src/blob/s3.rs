@@ -291,7 +291,7 @@ impl BlobStore for S3Store {
         }
     }
 
-    async fn verified_sha256(&self, key: &str) -> Result<Option<String>, BlobError> {
+    async fn head(&self, key: &str) -> Result<Option<(u64, Option<String>)>, BlobError> {
         let out = self
             .client
             .head_object()
@@ -301,12 +301,16 @@ impl BlobStore for S3Store {
             .send()
             .await;
         match out {
-            Ok(h) => Ok(h
-                .checksum_sha256()
-                // A composite checksum of parts ("…-3") is not the object's.
-                .filter(|c| !c.contains('-'))
-                .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
-                .map(hex::encode)),
+            Ok(h) => {
+                let len = h.content_length().unwrap_or(0).max(0) as u64;
+                let sha = h
+                    .checksum_sha256()
+                    // A composite checksum of parts ("…-3") is not the object's.
+                    .filter(|c| !c.contains('-'))
+                    .and_then(|c| base64::engine::general_purpose::STANDARD.decode(c).ok())
+                    .map(hex::encode);
+                Ok(Some((len, sha)))
+            }
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
             Err(e) => Err(err(e)),
         }

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use protocol::{ErrorCode, Photo, PhotoState, ThumbnailSize, ThumbnailState};
+use protocol::{ErrorCode, Photo, PhotoState, ThumbnailState};
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 use uuid::Uuid;
@@ -135,7 +135,7 @@ async fn place_original(state: &AppState, row: &PhotoRow, key: &str) -> ApiResul
         return move_object(state, &upload.object_key, key).await;
     }
     let uploaded = original_upload_key(state, row);
-    let Some((len, _)) = state.blobs.get_range(&uploaded, 0, 0).await? else {
+    let Some((len, verified)) = state.blobs.head(&uploaded).await? else {
         return Err(ApiError::new(
             ErrorCode::UploadIncomplete,
             "The photo's bytes have not arrived; upload them, then complete.",
@@ -147,7 +147,7 @@ async fn place_original(state: &AppState, row: &PhotoRow, key: &str) -> ApiResul
     }
     // S3 checked the pinned length and SHA-256 of a presigned PUT and says so; bytes that
     // reached the store another way (a folder, an old upload) are hashed once, here.
-    if state.blobs.verified_sha256(&uploaded).await?.as_deref() != Some(row.sha256.as_str()) {
+    if verified.as_deref() != Some(row.sha256.as_str()) {
         let (got, sha) = hash_object(state.blobs.as_ref(), &uploaded, expected).await?;
         if got != expected || sha != row.sha256 {
             state.blobs.delete(&uploaded).await?;
@@ -271,18 +271,18 @@ async fn check_structure(state: &AppState, key: &str) -> ApiResult<Structure> {
         .map_err(|r| ApiError::new(r.code, r.message))
 }
 
-/// Checks the client's thumbnails and keeps them under their content-addressed keys.
+/// Checks the client's thumbnails where they were uploaded (under the photo's
+/// content-addressed keys); a refused one is removed.
 async fn keep_thumbnails(state: &AppState, row: &PhotoRow, original: &Structure) -> ApiResult<()> {
-    let mut checked: Vec<(ThumbnailSize, Bytes)> = Vec::new();
     for t in &row.declared_thumbnails.0 {
-        let staged = keys::staging_thumbnail(row.user_id, row.id, t.kind);
+        let key = keys::thumbnail_of(row.user_id, &row.sha256, t.kind);
         let (_, bytes) = state
             .blobs
-            .get_range(&staged, 0, t.size + 1)
+            .get_range(&key, 0, t.size + 1)
             .await?
             .ok_or_else(|| not_arrived("thumbnails"))?;
         let refuse = |e: ApiError| async {
-            state.blobs.delete(&staged).await?;
+            state.blobs.delete(&key).await?;
             Err::<(), ApiError>(e)
         };
         if bytes.len() as u64 != t.size {
@@ -292,28 +292,16 @@ async fn keep_thumbnails(state: &AppState, row: &PhotoRow, original: &Structure)
             return refuse(hash_mismatch()).await;
         }
         let permit = state.decode_permits.clone().acquire_owned().await?;
-        let (kind, original, data) = (t.kind, *original, bytes.clone());
-        let checked_one = tokio::task::spawn_blocking(move || {
-            let r = imaging::thumbnail::check(&data, kind, &original);
+        let (kind, original) = (t.kind, *original);
+        let checked = tokio::task::spawn_blocking(move || {
+            let r = imaging::thumbnail::check(&bytes, kind, &original);
             drop(permit);
             r
         })
         .await?;
-        if let Err(r) = checked_one {
+        if let Err(r) = checked {
             return refuse(ApiError::new(r.code, r.message)).await;
         }
-        checked.push((t.kind, bytes));
-    }
-    for (kind, bytes) in checked {
-        let key = match kind {
-            ThumbnailSize::Grid => keys::thumbnail(row.user_id, &row.sha256),
-            ThumbnailSize::Preview => keys::preview(row.user_id, &row.sha256),
-        };
-        state.blobs.put_bytes(&key, bytes, "image/jpeg").await?;
-        state
-            .blobs
-            .delete(&keys::staging_thumbnail(row.user_id, row.id, kind))
-            .await?;
     }
     Ok(())
 }

@@ -53,29 +53,28 @@ pub async fn remove(
     capsules::count_photos(&mut tx, cid, -1).await?;
     changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, true).await?;
     tx.commit().await?;
-    for key in [
-        keys::staging(auth.user_id, pid),
-        keys::staging_thumbnail(auth.user_id, pid, protocol::ThumbnailSize::Grid),
-        keys::staging_thumbnail(auth.user_id, pid, protocol::ThumbnailSize::Preview),
-    ] {
-        let _ = state.blobs.delete(&key).await;
-    }
+    let _ = state.blobs.delete(&keys::staging(auth.user_id, pid)).await;
     if let Ok(Some(upload)) = state.db.multipart(pid).await {
         let _ = state
             .blobs
             .abort_multipart(&upload.object_key, &upload.upload_id)
             .await;
     }
-    // Bytes uploaded straight to their key but never completed have no blob row to
+    // Bytes uploaded straight to their keys but never completed have no blob row to
     // collect them by.
     if row.state == PhotoState::Pending
-        && state.blobs.direct_uploads()
         && matches!(state.db.blob(auth.user_id, &row.sha256).await, Ok(None))
     {
-        let _ = state
-            .blobs
-            .delete(&keys::original(auth.user_id, &row.sha256))
-            .await;
+        let mut keys = vec![
+            keys::thumbnail(auth.user_id, &row.sha256),
+            keys::preview(auth.user_id, &row.sha256),
+        ];
+        if state.blobs.direct_uploads() {
+            keys.push(keys::original(auth.user_id, &row.sha256));
+        }
+        for key in keys {
+            let _ = state.blobs.delete(&key).await;
+        }
     }
     gc::collect(&state.db, state.blobs.as_ref(), auth.user_id, &row.sha256).await;
     Ok(())

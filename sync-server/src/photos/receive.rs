@@ -183,7 +183,7 @@ pub async fn thumbnail(
     state
         .blobs
         .put_file(
-            &keys::staging_thumbnail(row.user_id, photo_id, kind),
+            &keys::thumbnail_of(row.user_id, &row.sha256, kind),
             &tmp.0,
             "image/jpeg",
         )

@@ -271,7 +271,9 @@ async fn thumbnail_target(
     row: &PhotoRow,
     t: &ThumbnailWrite,
 ) -> ApiResult<UploadTarget> {
-    let key = keys::staging_thumbnail(row.user_id, row.id, t.kind);
+    // Straight to its place (the photo's bytes name it): complete checks it there, and
+    // removes it if it is refused.
+    let key = keys::thumbnail_of(row.user_id, &row.sha256, t.kind);
     let ttl = state.settings.storage.upload_ttl;
     if let Some(p) = state
         .blobs
