@@ -40,7 +40,8 @@ impl Chain {
 
     /// A chain from its parameters, checked.
     pub fn new(hash: &str, public_key: &str, genesis: i64, period: u64) -> Result<Self, SealError> {
-        let hash = hex::decode(hash.trim()).map_err(|e| SealError::Invalid(format!("chain hash: {e}")))?;
+        let hash =
+            hex::decode(hash.trim()).map_err(|e| SealError::Invalid(format!("chain hash: {e}")))?;
         let public_key = hex::decode(public_key.trim())
             .map_err(|e| SealError::Invalid(format!("chain public key: {e}")))?;
         if hash.len() != 32 {
@@ -52,7 +53,9 @@ impl Chain {
             ));
         }
         if period == 0 {
-            return Err(SealError::Invalid("a chain's period is at least a second".into()));
+            return Err(SealError::Invalid(
+                "a chain's period is at least a second".into(),
+            ));
         }
         Ok(Self {
             hash,
@@ -81,7 +84,8 @@ impl Chain {
     /// When a round is published.
     pub fn round_time(&self, round: u64) -> DateTime<Utc> {
         let secs = self.genesis.saturating_add(
-            i64::try_from(round.saturating_sub(1).saturating_mul(self.period)).unwrap_or(i64::MAX / 2),
+            i64::try_from(round.saturating_sub(1).saturating_mul(self.period))
+                .unwrap_or(i64::MAX / 2),
         );
         Utc.timestamp_opt(secs, 0)
             .single()
@@ -135,6 +139,9 @@ mod tests {
         assert_eq!(c.round_at(Utc.timestamp_opt(0, 0).single().expect("t")), 1);
         let t = c.round_time(12_345_678);
         assert_eq!(c.current_round(t), 12_345_678);
-        assert_eq!(c.current_round(t - chrono::Duration::seconds(1)), 12_345_677);
+        assert_eq!(
+            c.current_round(t - chrono::Duration::seconds(1)),
+            12_345_677
+        );
     }
 }

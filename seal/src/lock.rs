@@ -79,8 +79,7 @@ fn tlock_args(stanza: &Stanza) -> Option<(u64, Vec<u8>)> {
 /// Reads what a sealed file is locked to, from its header.
 pub fn inspect<R: Read>(src: R) -> Result<Locked, SealError> {
     let reader = Reader::default();
-    let decryptor =
-        age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
     // No key matches: the identity only looks at the stanzas.
     let _ = decryptor.decrypt(std::iter::once(&reader as &dyn age::Identity));
     let (round, chain_hash) = reader
@@ -91,7 +90,10 @@ pub fn inspect<R: Read>(src: R) -> Result<Locked, SealError> {
     Ok(Locked {
         round,
         chain_hash,
-        escrow: reader.escrow.into_inner().unwrap_or_else(|p| p.into_inner()),
+        escrow: reader
+            .escrow
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
     })
 }
 
@@ -127,10 +129,7 @@ impl age::Identity for WithBeacon<'_> {
         let identity = tlock_age::internal::Identity::new(&hash, &self.beacon.signature);
         // tlock asserts (panics) on a ciphertext that does not check out: a damaged stanza
         // is an error here, not a crash.
-        let stanza = stanza.clone();
-        match std::panic::catch_unwind(move || {
-            age::Identity::unwrap_stanza(&identity, &stanza)
-        }) {
+        match std::panic::catch_unwind(move || age::Identity::unwrap_stanza(&identity, stanza)) {
             Ok(r) => r,
             Err(_) => Some(Err(age::DecryptError::DecryptionFailed)),
         }
@@ -172,8 +171,7 @@ pub fn open_with_beacon<R: Read, W: Write>(
     beacon: &Beacon,
 ) -> Result<(), SealError> {
     verify(chain, beacon)?;
-    let decryptor =
-        age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
     let identity = WithBeacon {
         chain,
         beacon,
@@ -194,7 +192,6 @@ pub fn open_with_escrow<R: Read, W: Write>(
     dst: W,
     key: &EscrowKey,
 ) -> Result<(), SealError> {
-    let decryptor =
-        age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
     copy_out(decryptor, &key.0, dst, || None)
 }
