@@ -27,7 +27,8 @@ pub struct PhotoWrite {
     #[serde(default)]
     pub taken_at: Option<DateTime<Utc>>,
     /// The thumbnails the client made (the 256 and 1280 px JPEGs, no metadata, upright).
-    /// Without them the server makes its own, later, in a background job.
+    /// Both or neither: a `grid` and a `preview`, each once. Without them the server makes
+    /// its own, later, in a background job.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[cfg_attr(feature = "openapi", schema(max_items = 2))]
     pub thumbnails: Vec<ThumbnailWrite>,
