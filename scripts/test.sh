@@ -16,7 +16,7 @@ source scripts/lib.sh
 
 need_rust
 need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client \
-  dbus-daemon:dbus-daemon dbus-monitor:dbus-bin cmake:cmake nasm:nasm
+  dbus-daemon:dbus-daemon dbus-monitor:dbus-bin cmake:cmake nasm:nasm sqlite3:sqlite3
 need_tauri_system
 need_node_modules ui
 need_node_modules ui/e2e

@@ -84,6 +84,13 @@ pub struct Capsule {
     /// Once opened: how the email to each recipient went.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deliveries: Option<Vec<RecipientDelivery>>,
+    /// How a capsule sealed on a device is locked (none for a draft, or one the server
+    /// sealed itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<crate::CapsuleLock>,
+    /// Once opened: photos that did not pass the server's checks and were not shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused_photos: Vec<crate::RefusedPhoto>,
 }
 
 /// Where one recipient's email stands.

@@ -75,6 +75,8 @@ pub enum ErrorCode {
     ImageTooLarge,
     /// A client's thumbnail is not a clean, smaller JPEG of its photo.
     InvalidThumbnail,
+    /// The drand round asked for is not published yet.
+    TooEarly,
     /// The photo file is larger than the server accepts.
     PhotoTooLarge,
     /// The photo file is empty.
@@ -117,6 +119,7 @@ stored_names!(ErrorCode, "error code", {
     CorruptImage => "corrupt_image",
     ImageTooLarge => "image_too_large",
     InvalidThumbnail => "invalid_thumbnail",
+    TooEarly => "too_early",
     PhotoTooLarge => "photo_too_large",
     EmptyPhoto => "empty_photo",
     InvalidUploadToken => "invalid_upload_token",

@@ -29,6 +29,34 @@ impl EscrowKey {
             .map_err(|_| SealError::Invalid("not an age X25519 secret key".into()))
     }
 
+    /// A key from a stored secret: an `AGE-SECRET-KEY-1…` string as is, or any other secret
+    /// of at least 32 characters (what a secret store generates), from which the key is
+    /// derived (SHA-256 with a label of its own), so the same secret gives the same key.
+    pub fn from_secret(text: &str) -> Result<Self, SealError> {
+        let text = text.trim();
+        if text.starts_with("AGE-SECRET-KEY-1") {
+            return Self::parse(text);
+        }
+        if text.chars().count() < 32 {
+            return Err(SealError::Invalid(
+                "an escrow secret has at least 32 characters".into(),
+            ));
+        }
+        use bech32::ToBase32;
+        use sha2::Digest;
+        let scalar = sha2::Sha256::new()
+            .chain_update(b"image-time-capsule escrow key v1\0")
+            .chain_update(text.as_bytes())
+            .finalize();
+        let encoded = bech32::encode(
+            "age-secret-key-",
+            scalar.to_base32(),
+            bech32::Variant::Bech32,
+        )
+        .map_err(|e| SealError::Invalid(e.to_string()))?;
+        Self::parse(&encoded.to_uppercase())
+    }
+
     /// The `AGE-SECRET-KEY-1…` string (to be kept in a secret store or a 0600 file).
     pub fn to_secret_text(&self) -> String {
         self.0.to_string().expose_secret().to_owned()

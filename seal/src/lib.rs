@@ -13,6 +13,8 @@ mod beacon;
 mod chain;
 mod escrow;
 mod lock;
+#[cfg(feature = "relays")]
+pub mod relay;
 
 pub use beacon::{Beacon, verify};
 pub use chain::Chain;

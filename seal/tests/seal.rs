@@ -122,3 +122,23 @@ fn quicknet_rounds_follow_its_clock() {
     assert_eq!(q.round_time(1).timestamp(), 1_692_803_367);
     assert_eq!(q.round_time(2).timestamp(), 1_692_803_370);
 }
+
+#[test]
+fn an_escrow_key_derived_from_a_stored_secret_is_stable_and_works() {
+    let secret = "Zq3k9XbLr7T2mWc8Yp4sVn6Hd1Fg5Jk0Aa";
+    let a = EscrowKey::from_secret(secret).expect("derived");
+    let b = EscrowKey::from_secret(&format!("  {secret}\n")).expect("derived again");
+    assert_eq!(a.public(), b.public());
+    assert_eq!(
+        EscrowKey::from_secret(&a.to_secret_text())
+            .expect("as age key")
+            .public(),
+        a.public()
+    );
+    assert!(EscrowKey::from_secret("short").is_err());
+    let local = LocalChain::new(1_700_000_000, 3);
+    let file = sealed(b"hello", &local.chain, 5, Some(&a));
+    let mut out = Vec::new();
+    open_with_escrow(file.as_slice(), &mut out, &b).expect("opens");
+    assert_eq!(out, b"hello");
+}

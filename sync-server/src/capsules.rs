@@ -214,6 +214,13 @@ pub async fn delete(state: &AppState, auth: &AuthUser, id: Uuid) -> ApiResult<()
     for sha in hashes {
         gc::collect(&state.db, state.blobs.as_ref(), auth.user_id, &sha).await;
     }
+    if let Err(e) = state
+        .blobs
+        .delete_prefix(&crate::blob::keys::sealed_prefix(auth.user_id, id))
+        .await
+    {
+        tracing::warn!(capsule_id = %id, error = %e, "sealed files of a deleted capsule not deleted");
+    }
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -142,6 +143,35 @@ pub struct Flags {
     /// How long a worker holds a claimed delivery before another may take it over.
     #[arg(long, env = "ITC_DELIVERY_LEASE", default_value = "5m", value_parser = humantime::parse_duration)]
     pub delivery_lease: Duration,
+    /// Hash (hex) of the drand chain capsules are time-locked to, with its public key,
+    /// genesis and period. Default: drand's quicknet.
+    #[arg(long, env = "ITC_DRAND_CHAIN_HASH", requires_all = ["drand_public_key", "drand_genesis", "drand_period"])]
+    pub drand_chain_hash: Option<String>,
+    /// The chain's public key on G2 (hex).
+    #[arg(long, env = "ITC_DRAND_PUBLIC_KEY", requires = "drand_chain_hash")]
+    pub drand_public_key: Option<String>,
+    /// Unix seconds of the chain's round 1.
+    #[arg(long, env = "ITC_DRAND_GENESIS", requires = "drand_chain_hash")]
+    pub drand_genesis: Option<i64>,
+    /// Seconds between the chain's rounds.
+    #[arg(long, env = "ITC_DRAND_PERIOD", requires = "drand_chain_hash")]
+    pub drand_period: Option<u64>,
+    /// drand HTTP relays that serve the chain, comma-separated.
+    #[arg(
+        long,
+        env = "ITC_DRAND_RELAYS",
+        value_delimiter = ',',
+        default_value = "https://api.drand.sh,https://drand.cloudflare.com"
+    )]
+    pub drand_relays: Vec<String>,
+    /// The escrow key that opens capsules on their date if the drand network is gone: an
+    /// age secret key, or any secret of at least 32 characters it is derived from. Default:
+    /// generated on first run and kept in the data folder (0600).
+    #[arg(long, env = "ITC_ESCROW_KEY", hide_env_values = true, value_parser = secret, conflicts_with = "no_escrow")]
+    pub escrow_key: Option<SecretString>,
+    /// Keep no escrow key: every capsule is time-locked only.
+    #[arg(long, env = "ITC_NO_ESCROW")]
+    pub no_escrow: bool,
 }
 
 fn secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
@@ -244,6 +274,15 @@ pub struct LimitSettings {
     pub max_zip_downloads: usize,
 }
 
+/// The seal: the drand chain capsules are time-locked to, where its rounds come from, and
+/// the escrow key (none: time lock only).
+#[derive(Debug, Clone)]
+pub struct SealSettings {
+    pub chain: seal::Chain,
+    pub relays: Vec<String>,
+    pub escrow: Option<Arc<seal::EscrowKey>>,
+}
+
 /// Tokens.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
@@ -265,6 +304,7 @@ pub struct Settings {
     pub delivery: DeliverySettings,
     pub limits: LimitSettings,
     pub auth: AuthSettings,
+    pub seal: SealSettings,
 }
 
 impl Settings {
@@ -272,7 +312,8 @@ impl Settings {
     /// this and set one).
     pub fn embedded(data_dir: PathBuf) -> anyhow::Result<Self> {
         let flags = Flags::defaults(&data_dir)?;
-        Self::resolve(flags, data_dir, SecretSlice::from(Vec::new()))
+        let escrow = Some(Arc::new(seal::EscrowKey::generate()));
+        Self::resolve(flags, data_dir, SecretSlice::from(Vec::new()), escrow)
     }
 
     /// Resolves flags: creates the data folder and loads or generates the secret.
@@ -297,12 +338,28 @@ impl Settings {
             }
             None => load_or_create_secret(&data_dir)?,
         };
-        Self::resolve(f, data_dir, jwt_secret)
+        let escrow = match (&f.escrow_key, f.no_escrow) {
+            (_, true) => None,
+            (Some(secret), false) => Some(
+                seal::EscrowKey::from_secret(secret.expose_secret())
+                    .map_err(|e| anyhow::anyhow!("ITC_ESCROW_KEY: {e}"))?,
+            ),
+            (None, false) if f.production => bail!(
+                "--production needs ITC_ESCROW_KEY (or --no-escrow); a generated escrow key is refused"
+            ),
+            (None, false) => Some(load_or_create_escrow_key(&data_dir)?),
+        };
+        Self::resolve(f, data_dir, jwt_secret, escrow.map(Arc::new))
     }
 
     /// The one place flags become settings; the few settings without a flag have their
     /// values here.
-    fn resolve(f: Flags, data_dir: PathBuf, jwt_secret: SecretSlice<u8>) -> anyhow::Result<Self> {
+    fn resolve(
+        f: Flags,
+        data_dir: PathBuf,
+        jwt_secret: SecretSlice<u8>,
+        escrow: Option<Arc<seal::EscrowKey>>,
+    ) -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         // Argon2 is CPU-bound: more at once than twice the cores only adds memory and
         // latency.
@@ -330,6 +387,7 @@ impl Settings {
             .unwrap_or_else(|| format!("{scheme}://{}", f.bind))
             .trim_end_matches('/')
             .to_owned();
+        let chain = drand_chain(&f)?;
         let from = f
             .mail_from
             .parse()
@@ -382,6 +440,16 @@ impl Settings {
                 jwt_secret,
                 access_ttl: Duration::from_secs(15 * 60),
                 refresh_ttl: Duration::from_secs(60 * 24 * 3600),
+            },
+            seal: SealSettings {
+                chain,
+                relays: f
+                    .drand_relays
+                    .iter()
+                    .map(|r| r.trim().trim_end_matches('/').to_owned())
+                    .filter(|r| !r.is_empty())
+                    .collect(),
+                escrow,
             },
             data_dir,
         })
@@ -463,6 +531,40 @@ fn load_or_create_secret(data_dir: &std::path::Path) -> anyhow::Result<SecretSli
     }
 }
 
+/// The chain from the --drand-* flags, or quicknet.
+fn drand_chain(f: &Flags) -> anyhow::Result<seal::Chain> {
+    match (
+        &f.drand_chain_hash,
+        &f.drand_public_key,
+        f.drand_genesis,
+        f.drand_period,
+    ) {
+        (Some(hash), Some(key), Some(genesis), Some(period)) => {
+            seal::Chain::new(hash, key, genesis, period)
+                .map_err(|e| anyhow::anyhow!("--drand-*: {e}"))
+        }
+        (None, None, None, None) => Ok(seal::Chain::quicknet()),
+        _ => bail!(
+            "--drand-chain-hash, --drand-public-key, --drand-genesis and --drand-period go together"
+        ),
+    }
+}
+
+/// The escrow key kept in the data folder, made on first run.
+fn load_or_create_escrow_key(data_dir: &std::path::Path) -> anyhow::Result<seal::EscrowKey> {
+    let path = data_dir.join("escrow-key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => seal::EscrowKey::from_secret(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = seal::EscrowKey::generate();
+            write_private(&path, format!("{}\n", key.to_secret_text()).as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut opts = std::fs::OpenOptions::new();
@@ -514,7 +616,19 @@ mod tests {
         let printed_flags = format!("{flags:?}");
         let settings = Settings::from_flags(flags).expect("settings");
         let printed = format!("{settings:?} {settings:#?} {printed_flags}");
-        for secret in ["jwt0123456789x", "dbpass5up3r", "smtppassh1dden"] {
+        let escrow = settings
+            .seal
+            .escrow
+            .as_ref()
+            .map(|k| k.to_secret_text())
+            .unwrap_or_default();
+        assert!(escrow.starts_with("AGE-SECRET-KEY-1"));
+        for secret in [
+            "jwt0123456789x",
+            "dbpass5up3r",
+            "smtppassh1dden",
+            &escrow[16..40],
+        ] {
             assert!(!printed.contains(secret), "{secret} printed");
         }
         assert!(

@@ -1,4 +1,5 @@
-//! The open-date job. `deliver_due(now)` opens every sealed capsule whose date has passed,
+//! The open-date job. `deliver_due(now)` opens every sealed capsule whose date has passed
+//! (one sealed on a device once its files are decrypted, see `sealing::unseal`),
 //! queues one delivery per recipient (the owner always among them) in the same transaction,
 //! then sends what is due. The server's ticker and the AWS Lambda both call it.
 
@@ -43,6 +44,9 @@ pub struct DeliveryReport {
 /// Opens what is due and sends what is due, until nothing due is left for this call.
 #[tracing::instrument(skip_all, err(level = "info"))]
 pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<DeliveryReport> {
+    // Capsules sealed on a device open from their files first; one whose key cannot be had
+    // yet stays sealed (open_due passes it by) and is tried again next run.
+    crate::sealing::unseal::run_due(state, now).await?;
     let opened = open_due(state, now).await?;
     let mut report = send_due(state, now).await?;
     report.opened = opened;

@@ -62,6 +62,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         | C::InvalidThumbnail
         | C::EmptyPhoto => StatusCode::UNPROCESSABLE_ENTITY,
         C::Timeout => StatusCode::REQUEST_TIMEOUT,
+        C::TooEarly => StatusCode::TOO_EARLY,
         C::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         C::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -56,6 +56,50 @@ impl From<QueryRejection> for ApiError {
     }
 }
 
+/// A JSON body that may be left out: no body at all is `None`; a body is read as
+/// [`ApiJson`] reads one.
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        let has_body = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_none_or(|n| n.trim() != "0");
+        let has_type = req.headers().contains_key(axum::http::header::CONTENT_TYPE);
+        if !has_body || !has_type {
+            // No Content-Type and no bytes: the body was left out. Bytes without a type
+            // are refused as ApiJson refuses them.
+            let bytes = axum::body::Bytes::from_request(req, state)
+                .await
+                .map_err(|r| {
+                    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::new(ErrorCode::PayloadTooLarge, "The request body is too large.")
+                    } else {
+                        ApiError::bad_request("The request body could not be read.")
+                    }
+                })?;
+            if bytes.is_empty() {
+                return Ok(Self(None));
+            }
+            return Err(ApiError::new(
+                ErrorCode::UnsupportedMediaType,
+                "Send the body as JSON (Content-Type: application/json).",
+            ));
+        }
+        let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
+        Ok(Self(Some(v)))
+    }
+}
+
 /// The version in an `If-Match` header (`3` or `"3"`), if any.
 #[derive(Debug, Clone, Copy)]
 pub struct IfMatch(pub Option<i64>);

@@ -19,6 +19,7 @@ pub mod mail;
 pub mod photos;
 pub mod recipients;
 pub mod routes;
+pub mod sealing;
 pub mod state;
 pub mod sync;
 pub mod views;

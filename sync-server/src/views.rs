@@ -13,7 +13,15 @@ use crate::db::photos::PhotoRow;
 pub fn capsule(row: CapsuleRow, photos: Option<&[PhotoRow]>) -> Capsule {
     let state = row.state;
     let visible = contents_visible(state);
+    let lock = row.lock();
+    let refused_photos = row
+        .refused_photos
+        .as_deref()
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
     Capsule {
+        lock,
+        refused_photos,
         id: row.id,
         title: row.title,
         state,

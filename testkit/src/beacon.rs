@@ -91,6 +91,7 @@ pub struct Relay {
     addr: SocketAddr,
     published: Arc<AtomicU64>,
     down: Arc<AtomicBool>,
+    forged: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
 }
 
@@ -101,17 +102,33 @@ impl Relay {
         let addr = listener.local_addr().expect("relay address");
         let published = Arc::new(AtomicU64::new(0));
         let down = Arc::new(AtomicBool::new(false));
+        let forged = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (p, d, s) = (published.clone(), down.clone(), stop.clone());
+        // Another chain's key: what a lying relay signs with.
+        let liar = LocalChain::new(chain.chain.genesis, chain.chain.period);
+        let (p, d, f, s) = (
+            published.clone(),
+            down.clone(),
+            forged.clone(),
+            stop.clone(),
+        );
         std::thread::spawn(move || {
             for conn in listener.incoming() {
                 if s.load(Ordering::SeqCst) {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let (chain, p, d) = (chain.clone(), p.clone(), d.clone());
+                let signer = if f.load(Ordering::SeqCst) {
+                    LocalChain {
+                        secret: liar.secret,
+                        chain: chain.chain.clone(),
+                    }
+                } else {
+                    chain.clone()
+                };
+                let (p, d) = (p.clone(), d.clone());
                 std::thread::spawn(move || {
-                    let _ = answer(conn, &chain, &p, &d);
+                    let _ = answer(conn, &signer, &p, &d);
                 });
             }
         });
@@ -119,6 +136,7 @@ impl Relay {
             addr,
             published,
             down,
+            forged,
             stop,
         }
     }
@@ -131,6 +149,12 @@ impl Relay {
     /// Publishes every round up to `round`.
     pub fn publish_up_to(&self, round: u64) {
         self.published.fetch_max(round, Ordering::SeqCst);
+    }
+
+    /// Makes the relay serve signatures of another key for this chain's rounds (a relay
+    /// that lies), or the true ones again.
+    pub fn set_forged(&self, forged: bool) {
+        self.forged.store(forged, Ordering::SeqCst);
     }
 
     /// Makes the relay answer 503 to everything (the drand network gone), or serve again.

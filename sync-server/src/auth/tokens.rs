@@ -14,6 +14,8 @@ pub const AUDIENCE: &str = "image-time-capsule-api";
 pub const TYPE_ACCESS: &str = "access";
 /// Token type claim of upload tokens.
 pub const TYPE_UPLOAD: &str = "upload";
+/// Token type claim of sealed-file upload tokens (the subject is the capsule).
+pub const TYPE_SEALED_UPLOAD: &str = "sealed-upload";
 
 /// Tolerated clock difference between servers, in seconds.
 const LEEWAY_SECS: i64 = 5;

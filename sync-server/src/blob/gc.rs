@@ -1,5 +1,5 @@
 //! Garbage collection of photo bytes: once no photo of a user points at a hash, its
-//! original and thumbnails go.
+//! original and thumbnails go, older versions in a versioned bucket included.
 
 use uuid::Uuid;
 
@@ -22,7 +22,7 @@ pub async fn collect(db: &Db, blobs: &dyn BlobStore, user_id: Uuid, sha: &str) {
             keys::thumbnail(user_id, sha),
             keys::preview(user_id, sha),
         ] {
-            if let Err(e) = blobs.delete(&key).await {
+            if let Err(e) = blobs.purge(&key).await {
                 tracing::warn!(error = %e, key, "blob clean-up failed");
             }
         }

@@ -152,6 +152,12 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Deletes an object; absent objects are fine.
     async fn delete(&self, key: &str) -> Result<(), BlobError>;
 
+    /// Deletes an object and every older version of it the store keeps (a versioned
+    /// bucket), so plaintext that must go leaves no copy behind.
+    async fn purge(&self, key: &str) -> Result<(), BlobError> {
+        self.delete(key).await
+    }
+
     /// Deletes every object under a prefix.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
 
@@ -182,6 +188,14 @@ pub mod keys {
     /// Where an upload lands before it is verified.
     pub fn staging(user_id: impl Display, photo_id: impl Display) -> String {
         format!("users/{user_id}/staging/{photo_id}")
+    }
+    /// The sealed files of a capsule sealed on a device.
+    pub fn sealed_prefix(user_id: impl Display, capsule_id: impl Display) -> String {
+        format!("users/{user_id}/sealed/{capsule_id}/")
+    }
+    /// One sealed file (its name is checked against the sealed names first).
+    pub fn sealed(user_id: impl Display, capsule_id: impl Display, name: &str) -> String {
+        format!("users/{user_id}/sealed/{capsule_id}/{name}")
     }
     /// A thumbnail of the photo with these bytes, by kind.
     pub fn thumbnail_of(

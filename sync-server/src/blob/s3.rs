@@ -505,6 +505,50 @@ impl BlobStore for S3Store {
         Ok(())
     }
 
+    async fn purge(&self, key: &str) -> Result<(), BlobError> {
+        let full = self.key(key)?;
+        let listed = self
+            .client
+            .list_object_versions()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .send()
+            .await;
+        let page = match listed {
+            Ok(p) => p,
+            // A store without versioning support answers NotImplemented: it keeps one copy.
+            Err(e) => {
+                tracing::debug!(error = %DisplayErrorContext(&e), "no object versions to purge");
+                return self.delete(key).await;
+            }
+        };
+        let versions = page
+            .versions()
+            .iter()
+            .filter(|v| v.key() == Some(full.as_str()))
+            .filter_map(|v| v.version_id())
+            .chain(
+                page.delete_markers()
+                    .iter()
+                    .filter(|m| m.key() == Some(full.as_str()))
+                    .filter_map(|m| m.version_id()),
+            )
+            .filter(|v| *v != "null")
+            .map(str::to_owned)
+            .collect::<Vec<_>>();
+        for version in versions {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .version_id(version)
+                .send()
+                .await
+                .map_err(err)?;
+        }
+        self.delete(key).await
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError> {
         let full = self.key(prefix.trim_end_matches('/'))? + "/";
         let mut token = None;

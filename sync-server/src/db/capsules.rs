@@ -27,6 +27,24 @@ pub struct CapsuleRow {
     pub sealed_at: Option<i64>,
     pub opened_at: Option<i64>,
     pub photo_count: i64,
+    /// Sealed on a device: the drand round its files are locked to, the chain, and
+    /// whether the escrow key opens them.
+    pub seal_round: Option<i64>,
+    pub seal_chain: Option<String>,
+    pub seal_escrow: i64,
+    /// Photos refused when the server opened it (JSON list of `RefusedPhoto`).
+    pub refused_photos: Option<String>,
+}
+
+impl CapsuleRow {
+    /// How its files are locked, when it was sealed on a device.
+    pub fn lock(&self) -> Option<protocol::CapsuleLock> {
+        Some(protocol::CapsuleLock {
+            round: u64::try_from(self.seal_round?).ok()?,
+            chain_hash: self.seal_chain.clone()?,
+            escrow: self.seal_escrow != 0,
+        })
+    }
 }
 
 /// The editable fields of a draft, already validated.
@@ -41,7 +59,7 @@ pub struct CapsuleFields {
 
 pub(crate) const CAPSULE_COLUMNS: &str = "c.id, c.user_id, c.title, c.note, c.open_at, \
     c.time_zone, c.recipients, c.state, c.version, c.created_at, c.updated_at, c.sealed_at, \
-    c.opened_at, c.photo_count";
+    c.opened_at, c.photo_count, c.seal_round, c.seal_chain, c.seal_escrow, c.refused_photos";
 
 impl Db {
     /// One capsule, whoever owns it (callers check ownership).

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbKind, DbResult, ROWS_PER_STATEMENT, Recipients, fetch_in, in_list};
+use super::{Db, DbResult, ROWS_PER_STATEMENT, Recipients, fetch_in, in_list, skip_locked};
 
 /// A capsule that has just been opened by this worker.
 #[derive(Debug, Clone, FromRow)]
@@ -70,13 +70,6 @@ pub struct NewDelivery {
     pub link_expires_at: i64,
 }
 
-fn skip_locked(kind: DbKind) -> &'static str {
-    match kind {
-        DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
-        DbKind::Sqlite => "",
-    }
-}
-
 impl Db {
     /// Moves up to `limit` sealed capsules whose open date has passed to `opened`, inside
     /// the caller's transaction, and returns them.
@@ -90,6 +83,7 @@ impl Db {
             "UPDATE capsules SET state = 'opened', opened_at = $1, version = version + 1, \
              updated_at = $1 \
              WHERE id IN (SELECT id FROM capsules WHERE state = 'sealed' AND open_at <= $1 \
+                          AND (seal_round IS NULL OR unsealed_at IS NOT NULL) \
                           ORDER BY open_at LIMIT $2{}) \
              RETURNING id, user_id, recipients, photo_count",
             skip_locked(self.kind)

@@ -6,6 +6,7 @@ pub mod capsules;
 pub mod changes;
 pub mod deliveries;
 pub mod photos;
+pub mod sealing;
 pub mod sessions;
 pub mod throttle;
 pub mod thumbnail_jobs;
@@ -98,6 +99,14 @@ pub struct Db {
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Rows a worker claims are locked without waiting on another's (SQLite has one writer).
+pub(crate) fn skip_locked(kind: DbKind) -> &'static str {
+    match kind {
+        DbKind::Postgres => " FOR UPDATE SKIP LOCKED",
+        DbKind::Sqlite => "",
+    }
+}
 
 impl Db {
     /// Connects, tunes SQLite for concurrent use, and runs the migrations.

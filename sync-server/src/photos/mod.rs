@@ -53,7 +53,20 @@ pub async fn remove(
     capsules::count_photos(&mut tx, cid, -1).await?;
     changes::record_photo(&mut tx, auth.user_id, pid, cid, seq, true).await?;
     tx.commit().await?;
-    let _ = state.blobs.delete(&keys::staging(auth.user_id, pid)).await;
+    forget_bytes(state, auth.user_id, pid, &row.sha256, row.state).await;
+    Ok(())
+}
+
+/// After a photo's row is gone: its upload under way, bytes sent but never completed, and
+/// its blob once nothing else points at it.
+pub(crate) async fn forget_bytes(
+    state: &AppState,
+    user_id: Uuid,
+    pid: Uuid,
+    sha256: &str,
+    photo_state: PhotoState,
+) {
+    let _ = state.blobs.delete(&keys::staging(user_id, pid)).await;
     if let Ok(Some(upload)) = state.db.multipart(pid).await {
         let _ = state
             .blobs
@@ -62,22 +75,21 @@ pub async fn remove(
     }
     // Bytes uploaded straight to their keys but never completed have no blob row to
     // collect them by.
-    if row.state == PhotoState::Pending
-        && matches!(state.db.blob(auth.user_id, &row.sha256).await, Ok(None))
+    if photo_state == PhotoState::Pending
+        && matches!(state.db.blob(user_id, sha256).await, Ok(None))
     {
         let mut keys = vec![
-            keys::thumbnail(auth.user_id, &row.sha256),
-            keys::preview(auth.user_id, &row.sha256),
+            keys::thumbnail(user_id, sha256),
+            keys::preview(user_id, sha256),
         ];
         if state.blobs.direct_uploads() {
-            keys.push(keys::original(auth.user_id, &row.sha256));
+            keys.push(keys::original(user_id, sha256));
         }
         for key in keys {
-            let _ = state.blobs.delete(&key).await;
+            let _ = state.blobs.purge(&key).await;
         }
     }
-    gc::collect(&state.db, state.blobs.as_ref(), auth.user_id, &row.sha256).await;
-    Ok(())
+    gc::collect(&state.db, state.blobs.as_ref(), user_id, sha256).await;
 }
 
 #[cfg(test)]

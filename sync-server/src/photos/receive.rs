@@ -83,7 +83,7 @@ async fn photo_for(state: &AppState, photo_id: Uuid, token: &str) -> ApiResult<P
 
 /// Streams a body into a temporary file: exactly `expected` bytes, and their SHA-256 equal
 /// to `sha256` when given.
-async fn stream_to_file(
+pub(crate) async fn stream_to_file(
     state: &AppState,
     body: Body,
     expected: u64,

@@ -2,7 +2,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use protocol::{Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse, RevokeLinkRequest};
+use protocol::{
+    Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse, RevokeLinkRequest, SealRequest,
+};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -10,13 +12,18 @@ use uuid::Uuid;
 use crate::auth::AuthUser;
 use crate::capsules;
 use crate::error::ApiResult;
-use crate::extract::{ApiJson, ApiPath, IfMatch};
+use crate::extract::{ApiJson, ApiPath, IfMatch, OptionalJson};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(put_capsule, get_capsule, delete_capsule))
-        .routes(routes!(seal_capsule))
+        .merge(
+            // A seal lists every sealed file of the capsule: more than an ordinary body.
+            OpenApiRouter::new()
+                .routes(routes!(seal_capsule))
+                .layer(axum::extract::DefaultBodyLimit::max(SEAL_BODY_LIMIT)),
+        )
         .routes(routes!(revoke_link))
 }
 
@@ -90,26 +97,37 @@ async fn delete_capsule(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Seal a draft: no changes and no contents until its open date.
+/// Largest seal body: the names, hashes and sizes of up to 10 000 photos' sealed files.
+const SEAL_BODY_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Seal a draft: no changes and no contents until its open date. With a body, the device
+/// sealed it: the body lists its sealed files (declared and sent first) and what they are
+/// time-locked to, and the server keeps only those from here on, purging the draft's
+/// plaintext. Without one, the server seals the draft as it holds it (scripts and clients
+/// that cannot encrypt; nothing is time-locked then).
 #[utoipa::path(post, path = "/v1/capsules/{id}/seal", tag = "capsules",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
            ("If-Match" = Option<String>, Header, nullable = false, pattern = r#"^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$"#,
             description = "Version the person confirmed")),
+    request_body(content = Option<SealRequest>, description = "The device's sealed files, when it sealed them"),
     responses(
-        (status = 200, body = CapsuleResponse), (status = 401, body = ErrorResponse),
-        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
-        (status = 422, body = ErrorResponse)))]
+        (status = 200, body = CapsuleResponse), (status = 400, body = ErrorResponse),
+        (status = 401, body = ErrorResponse), (status = 404, body = ErrorResponse),
+        (status = 409, body = ErrorResponse), (status = 413, body = ErrorResponse),
+        (status = 415, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
 async fn seal_capsule(
     State(state): State<AppState>,
     auth: AuthUser,
     ApiPath(id): ApiPath<Uuid>,
     IfMatch(version): IfMatch,
+    body: OptionalJson<SealRequest>,
 ) -> ApiResult<Response> {
-    Ok(answer(
-        StatusCode::OK,
-        capsules::seal(&state, &auth, id, version).await?,
-    ))
+    let capsule = match body.0 {
+        Some(req) => crate::sealing::seal::seal(&state, &auth, id, version, &req).await?,
+        None => capsules::seal(&state, &auth, id, version).await?,
+    };
+    Ok(answer(StatusCode::OK, capsule))
 }
 
 /// Withdraw the link one recipient of an opened capsule received.

@@ -7,6 +7,7 @@ mod health;
 mod openapi;
 mod photos;
 mod recipients;
+mod sealing;
 mod sync;
 
 use std::sync::Arc;
@@ -41,6 +42,7 @@ pub const JSON_BODY_LIMIT: usize = 64 * 1024;
         (name = "accounts", description = "Accounts and sessions"),
         (name = "capsules", description = "Capsules"),
         (name = "photos", description = "Photos and uploads"),
+        (name = "sealing", description = "The time-locked seal: chain, beacons, sealed files"),
         (name = "sync", description = "Change feed"),
         (name = "health", description = "Probes"),
     )
@@ -72,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(capsules::router())
         .merge(photos::router())
         .merge(sync::router())
+        .merge(sealing::router())
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
         .layer(middleware::from_fn_with_state(
             s.http.request_timeout,
@@ -79,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .split_for_parts();
     let (uploads, upload_doc) = photos::upload_router()
+        .merge(sealing::upload_router())
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(
             s.http.upload_timeout,

@@ -221,7 +221,9 @@ async fn start_app(backend: Backend, tweak: impl FnOnce(&mut Settings), worker: 
         settings.database.url = url.into();
         pg_database = Some(name);
         settings.storage.blob = BlobTarget::S3 {
-            bucket: format!("itc-{}", Uuid::new_v4().simple()),
+            // Short: s3s-fs names a file after the bucket and key together (base64), and a
+            // sealed thumbnail's key is long enough to pass 255 bytes with a long bucket.
+            bucket: format!("itc-{}", &Uuid::new_v4().simple().to_string()[..12]),
             prefix: "photos".into(),
             endpoint: Some(s3_endpoint()),
         };

@@ -146,6 +146,8 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
             String::from_utf8_lossy(crate::helpers::TEST_SECRET).into_owned(),
         )
         .env("ITC_PRODUCTION", "true")
+        // Production asks for the escrow key (Secrets Manager in the template).
+        .env("ITC_ESCROW_KEY", "a test escrow secret of at least thirty-two characters")
         .env("ITC_DATA_DIR", data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -11,6 +11,7 @@ mod limits;
 mod photos;
 mod recipients;
 mod replicas;
+mod sealing;
 mod security;
 mod server;
 mod smtp;
