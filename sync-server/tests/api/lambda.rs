@@ -147,7 +147,10 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
         )
         .env("ITC_PRODUCTION", "true")
         // Production asks for the escrow key (Secrets Manager in the template).
-        .env("ITC_ESCROW_KEY", "a test escrow secret of at least thirty-two characters")
+        .env(
+            "ITC_ESCROW_KEY",
+            "a test escrow secret of at least thirty-two characters",
+        )
         .env("ITC_DATA_DIR", data.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
