@@ -32,8 +32,12 @@ use imaging::structure::{self, FileAt, Structure};
 const BATCH: i64 = 20;
 /// How long a worker holds a capsule it is opening.
 const LEASE: chrono::Duration = chrono::Duration::minutes(15);
-/// How soon a capsule whose beacon did not come is tried again.
-const RETRY: chrono::Duration = chrono::Duration::minutes(1);
+/// How soon a capsule whose beacon did not come is tried again: at the next delivery run
+/// (a drand round comes every few seconds; a relay that failed may answer the next time).
+fn retry(state: &AppState) -> chrono::Duration {
+    chrono::Duration::from_std(state.settings.delivery.interval)
+        .unwrap_or(chrono::Duration::minutes(1))
+}
 /// The index, note and recipients are small; anything larger is not ours.
 const MAX_SMALL_FILE: u64 = 16 * 1024 * 1024;
 
@@ -100,7 +104,7 @@ pub async fn run_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<u64
                     tracing::warn!(capsule_id = %id, error = %e, "a sealed capsule could not be opened");
                     state
                         .db
-                        .unseal_waiting(id, &e.to_string(), to_ms(now + RETRY))
+                        .unseal_waiting(id, &e.to_string(), to_ms(now + retry(state)))
                         .await?;
                 }
             }
@@ -140,7 +144,7 @@ pub async fn open(state: &AppState, id: Uuid, now: DateTime<Utc>) -> Result<bool
         tracing::info!(capsule_id = %id, round, waiting, "a sealed capsule waits for its key");
         state
             .db
-            .unseal_waiting(id, &waiting, to_ms(now + RETRY))
+            .unseal_waiting(id, &waiting, to_ms(now + retry(state)))
             .await
             .map_err(anyhow::Error::from)?;
         return Ok(false);
