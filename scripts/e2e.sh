@@ -56,8 +56,10 @@ start_session_bus
 /usr/bin/python3 ui/e2e/notifyd.py "$work/notifications.jsonl" > "$work/notifyd.log" 2>&1 &
 pids+=($!)
 server_port=$(free_port)
+# No drand relay here: a capsule sealed in the window opens with the server's escrow key at
+# its date, with or without the internet.
 "$work/sync-server" --bind "127.0.0.1:$server_port" --data-dir "$work/server" \
-  --min-lead 10s --delivery-interval 2s > "$work/server.log" 2>&1 &
+  --min-lead 10s --delivery-interval 2s --drand-relays http://127.0.0.1:9 > "$work/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$server_port/healthz"
 driver_port=$(free_port)

@@ -145,7 +145,13 @@ impl Desktop {
     /// Seals a draft here at once; it is sent (with its photos) now or when the server is
     /// reachable, and the watcher learns the new open date.
     pub fn seal(&self, id: Uuid) -> Result<CapsuleDetail> {
-        self.lib.seal(id, self.clock.now())?;
+        self.seal_with(id, false)
+    }
+
+    /// [`seal`](Self::seal); with `time_lock_only`, a capsule sealed with an account can be
+    /// opened by the drand beacon of its date alone, not by the server's escrow key.
+    pub fn seal_with(&self, id: Uuid, time_lock_only: bool) -> Result<CapsuleDetail> {
+        self.lib.seal_with(id, self.clock.now(), time_lock_only)?;
         self.capsule(id)
     }
 

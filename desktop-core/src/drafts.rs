@@ -158,6 +158,17 @@ impl Library {
     /// sent to the server (now, or when the network is back). The rules are checked here
     /// too, so a person learns at once what is missing.
     pub fn seal(&self, id: Uuid, now: DateTime<Utc>) -> Result<Draft, DraftError> {
+        self.seal_with(id, now, false)
+    }
+
+    /// [`seal`](Self::seal), and with `time_lock_only` the files this device encrypts for
+    /// the server carry no escrow stanza: only the drand beacon of the open date opens them.
+    pub fn seal_with(
+        &self,
+        id: Uuid,
+        now: DateTime<Utc>,
+        time_lock_only: bool,
+    ) -> Result<Draft, DraftError> {
         let d = self.draft(id)?.ok_or(DraftError::NotFound)?;
         if let Some(problem) = seal_problem(&d, now) {
             return Err(problem);
@@ -167,8 +178,8 @@ impl Library {
             let tx = conn.transaction()?;
             tx.execute(
                 "UPDATE capsules SET state = 'sealed', sealed_at = ?2, photo_count = ?3, \
-                 updated_at = ?2 WHERE id = ?1 AND state = 'draft'",
-                params![id.to_string(), ms(now), d.photos.len()],
+                 updated_at = ?2, seal_time_lock_only = ?4 WHERE id = ?1 AND state = 'draft'",
+                params![id.to_string(), ms(now), d.photos.len(), time_lock_only],
             )?;
             outbox::enqueue(&tx, OpKind::Seal, id, None, ms(now))?;
             tx.commit()?;

@@ -129,6 +129,9 @@ const MIGRATIONS: &[&str] = &[
         part_size INTEGER NOT NULL,
         done      TEXT NOT NULL
     );",
+    // Sealing with an account encrypts on this device: whether the person chose the time
+    // lock alone (no escrow stanza), kept until the seal reaches the server.
+    "ALTER TABLE capsules ADD COLUMN seal_time_lock_only INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The two thumbnails every photo gets.

@@ -332,6 +332,9 @@ fn usage_mistakes_and_bad_input_get_their_exit_codes_and_sentences() {
     assert_eq!(sealed.code, 1, "an empty capsule cannot be sealed");
     assert!(sealed.stderr.contains("Add a photo"), "{}", sealed.stderr);
     run(itc(&lib).args(["capsule", "edit", id, "--note", "A note"])).ok();
+    let time_lock = run(itc(&lib).args(["capsule", "seal", id, "--yes", "--time-lock-only"]));
+    assert_eq!(time_lock.code, 1, "the time lock alone needs an account");
+    assert!(time_lock.stderr.contains("log in"), "{}", time_lock.stderr);
     let sealed = run(itc(&lib).args(["capsule", "seal", id, "--yes"])).ok();
     assert!(sealed.stdout.contains("not logged in"), "{}", sealed.stdout);
     let sync = run(itc(&lib).arg("sync"));

@@ -460,3 +460,165 @@ async fn account_errors_are_sentences_and_log_out_forgets_the_token() {
     let again = Device::open(&a.dir);
     assert!(again.engine.account().is_none());
 }
+
+/// Every byte a server process keeps: its database as `sqlite3` dumps it, and every stored
+/// object in its folder store.
+fn server_holds(server: &Server) -> Vec<u8> {
+    let dump = std::process::Command::new("sqlite3")
+        .arg(server.data.path().join("server.db"))
+        .arg(".dump")
+        .output()
+        .expect("sqlite3 on PATH");
+    assert!(dump.status.success(), "sqlite3 .dump");
+    let mut all = dump.stdout;
+    let mut dirs = vec![server.data.path().join("blobs")];
+    while let Some(dir) = dirs.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                all.extend(std::fs::read(&p).unwrap_or_default());
+            }
+        }
+    }
+    all
+}
+
+fn holds(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capsule_sealed_here_reaches_the_server_as_ciphertext_and_opens_byte_for_byte() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start().await;
+    let a = Device::open(&tmp.path().join("a"));
+    a.engine
+        .sign_up(&server.url, &email(), PASSWORD)
+        .await
+        .expect("sign up");
+    let note = "The lake house key is under the third stone from the gate.";
+    let mut f = fields("Lake house", note);
+    f.open_at = Some(Utc::now() + chrono::Duration::seconds(5));
+    f.recipients = vec!["lake.cousin@example.com".into()];
+    let d = a.lib.create_draft(&f, Utc::now()).expect("draft");
+    let file = photo(tmp.path(), "lake.png", 120, 80, 23);
+    add_photos(&a, d.id, std::slice::from_ref(&file));
+    let bytes = std::fs::read(&file).expect("photo");
+    // The draft goes up in plaintext first, as drafts do.
+    a.engine.sync_until_sent().await.expect("draft sent");
+    assert!(holds(&server_holds(&server), note.as_bytes()));
+
+    a.lib.seal(d.id, Utc::now()).expect("seal");
+    a.engine.sync_until_sent().await.expect("seal sent");
+    assert_eq!(a.engine.sync_state(d.id).expect("state"), SyncState::Synced);
+    let stored = server_holds(&server);
+    assert!(!holds(&stored, note.as_bytes()), "the note is ciphertext");
+    assert!(
+        !holds(&stored, b"lake.cousin@example.com"),
+        "the recipient is ciphertext"
+    );
+    for at in (0..bytes.len() - 64).step_by(bytes.len() / 8) {
+        assert!(
+            !holds(&stored, &bytes[at..at + 64]),
+            "photo bytes at {at} are stored in plaintext"
+        );
+    }
+    assert!(holds(&stored, b"age-encryption.org/v1"), "age files held");
+
+    // No relay answers here: on its date the server opens it with its escrow key.
+    let mut opened = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.engine.sync_now().await.expect("sync");
+        let c = a.lib.draft(d.id).expect("r").expect("d");
+        if c.state == CapsuleState::Opened && !c.photos.is_empty() {
+            opened = Some(c);
+            break;
+        }
+    }
+    let c = opened.expect("the capsule opened");
+    assert_eq!(c.note, note);
+    assert_eq!(c.recipients, vec!["lake.cousin@example.com".to_owned()]);
+    let original = a
+        .engine
+        .original(d.id, c.photos[0].id)
+        .await
+        .expect("original");
+    assert_eq!(
+        std::fs::read(original).expect("read"),
+        bytes,
+        "byte for byte"
+    );
+    assert!(
+        server.log().contains("with the escrow key"),
+        "the escrow use is logged"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let local = testkit::beacon::LocalChain::new(Utc::now().timestamp() - 1_000, 1);
+    let relay = testkit::beacon::Relay::start(local.clone());
+    let chain = &local.chain;
+    let info = chain.info_json();
+    let (hash, key) = (
+        chain.hash_hex(),
+        info["public_key"].as_str().expect("key").to_owned(),
+    );
+    let (genesis, period) = (chain.genesis.to_string(), chain.period.to_string());
+    let relay_url = relay.url();
+    let server = Server::start_with(&[
+        "--drand-chain-hash",
+        &hash,
+        "--drand-public-key",
+        &key,
+        "--drand-genesis",
+        &genesis,
+        "--drand-period",
+        &period,
+        "--drand-relays",
+        &relay_url,
+    ])
+    .await;
+    let a = Device::open(&tmp.path().join("a"));
+    a.engine
+        .sign_up(&server.url, &email(), PASSWORD)
+        .await
+        .expect("sign up");
+    let open_at = Utc::now() + chrono::Duration::seconds(3);
+    let mut f = fields("Only time", "only drand opens this");
+    f.open_at = Some(open_at);
+    let d = a.lib.create_draft(&f, Utc::now()).expect("draft");
+    add_photos(&a, d.id, &[photo(tmp.path(), "t.png", 64, 48, 5)]);
+    a.lib.seal_with(d.id, Utc::now(), true).expect("seal");
+    relay.set_down(true);
+    a.engine.sync_until_sent().await.expect("seal sent");
+
+    // Past the date with no beacon, the capsule stays shut: no escrow stanza to fall back on.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    a.engine.sync_now().await.expect("sync");
+    let c = a.lib.draft(d.id).expect("r").expect("d");
+    assert_eq!(c.state, CapsuleState::Sealed, "no beacon, no opening");
+    assert!(
+        !server.log().contains("with the escrow key"),
+        "escrow never used"
+    );
+
+    relay.set_down(false);
+    relay.publish_up_to(chain.round_at(open_at) + 10);
+    let mut opened = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.engine.sync_now().await.expect("sync");
+        let c = a.lib.draft(d.id).expect("r").expect("d");
+        if c.state == CapsuleState::Opened && !c.photos.is_empty() {
+            opened = Some(c);
+            break;
+        }
+    }
+    let c = opened.expect("the beacon opened it");
+    assert_eq!(c.note, "only drand opens this");
+}

@@ -4,6 +4,7 @@
 
 mod account;
 mod api;
+mod device_seal;
 mod error;
 mod pull;
 mod push;

@@ -457,17 +457,6 @@ impl SyncEngine {
             }
         })
     }
-
-    /// Seals on the server; once it confirms, this device forgets the contents.
-    async fn seal(&self, id: Uuid) -> Result<(), SyncError> {
-        let res = self
-            .api
-            .send(Method::POST, &format!("/v1/capsules/{id}/seal"), |r| r)
-            .await?;
-        let c: CapsuleResponse = api::json(res).await?;
-        self.apply_one(&c.capsule)?;
-        Ok(())
-    }
 }
 
 /// A delete of something already gone has done its job.

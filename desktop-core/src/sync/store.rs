@@ -547,3 +547,39 @@ pub(crate) fn unseal(conn: &Connection, id: Uuid) -> rusqlite::Result<()> {
     )?;
     Ok(())
 }
+
+/// A photo of a capsule being sealed: its id, hash and file name.
+pub(crate) type SealingPhoto = (Uuid, String, Option<String>);
+
+/// A sealed capsule's photos as this device holds them until the seal reaches the server,
+/// oldest first; and whether the person chose the time lock alone.
+pub(crate) fn sealing_contents(
+    conn: &Connection,
+    id: Uuid,
+) -> rusqlite::Result<(Vec<SealingPhoto>, bool)> {
+    let mut stmt = conn.prepare(
+        "SELECT id, sha256, file_name FROM capsule_photos WHERE capsule_id = ?1 \
+         ORDER BY added_at, id",
+    )?;
+    let photos = stmt
+        .query_map(params![id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<String>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter_map(|(pid, sha, name)| Uuid::parse_str(&pid).ok().map(|p| (p, sha, name)))
+        .collect();
+    let time_lock_only = conn
+        .query_row(
+            "SELECT seal_time_lock_only FROM capsules WHERE id = ?1",
+            params![id.to_string()],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    Ok((photos, time_lock_only))
+}

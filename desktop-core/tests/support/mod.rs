@@ -86,6 +86,13 @@ impl Server {
             .arg("--data-dir")
             .arg(self.data.path())
             .args(["--min-lead", "1s", "--delivery-interval", "1s"])
+            // No drand relay unless a test brings its own chain: sealed capsules then open
+            // with the server's escrow key, at once and without the internet.
+            .args(if self.extra.iter().any(|a| a == "--drand-relays") {
+                &[][..]
+            } else {
+                &["--drand-relays", "http://127.0.0.1:9"][..]
+            })
             .args(&self.extra)
             .env_remove("ITC_DATABASE_URL")
             .env_remove("ITC_BLOB_STORE")

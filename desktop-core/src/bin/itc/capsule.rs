@@ -232,10 +232,10 @@ fn import_outcome(r: &CapsuleImport) -> Outcome {
 }
 
 fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Outcome {
-    if time_lock_only {
+    if time_lock_only && d.account_status().account.is_none() {
         return Err(Failure::refused(
-            "Sealing with the time lock alone is not in this version yet: capsules are sealed \
-             by the server's rules. Seal without --time-lock-only.",
+            "--time-lock-only is for capsules sealed with an account (the encrypted files go \
+             to the server); log in first, or seal without it.",
         ));
     }
     let id = capsule_id(d, id)?;
@@ -256,7 +256,7 @@ fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Out
             return Err(Failure::refused("The capsule was not sealed."));
         }
     }
-    let sealed = d.seal(id)?;
+    let sealed = d.seal_with(id, time_lock_only)?;
     out.json(&sealed);
     let opens = sealed
         .open_at

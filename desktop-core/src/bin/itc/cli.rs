@@ -137,7 +137,8 @@ pub enum CapsuleCommand {
         /// Do not ask; needed where there is no terminal to ask on.
         #[arg(long)]
         yes: bool,
-        /// Lock it with the drand time-lock alone, with no server escrow.
+        /// Lock it with the drand time lock alone: without the server's escrow key, only the
+        /// drand beacon of the open date opens it (if drand is gone then, it stays shut).
         #[arg(long)]
         time_lock_only: bool,
     },
