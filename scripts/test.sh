@@ -20,6 +20,7 @@ need_apt pkg-config:pkg-config curl:curl pg_isready:postgresql-client \
 need_tauri_system
 need_node_modules ui
 need_node_modules ui/e2e
+need_node_modules seal/interop
 need_cargo_tool tauri-driver "tauri-driver --locked --version ^2"
 need_cargo_tool cargo-deny "cargo-deny --locked"
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd

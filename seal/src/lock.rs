@@ -76,10 +76,12 @@ fn tlock_args(stanza: &Stanza) -> Option<(u64, Vec<u8>)> {
     Some((round, hash))
 }
 
-/// Reads what a sealed file is locked to, from its header.
+/// Reads what a sealed file is locked to, from its header. Here and in the openers, a file
+/// may be binary or ASCII-armored (as tlock-js and `tle --armor` write them).
 pub fn inspect<R: Read>(src: R) -> Result<Locked, SealError> {
     let reader = Reader::default();
-    let decryptor = age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(src))
+        .map_err(|e| SealError::Damaged(e.to_string()))?;
     // No key matches: the identity only looks at the stanzas.
     let _ = decryptor.decrypt(std::iter::once(&reader as &dyn age::Identity));
     let (round, chain_hash) = reader
@@ -171,7 +173,8 @@ pub fn open_with_beacon<R: Read, W: Write>(
     beacon: &Beacon,
 ) -> Result<(), SealError> {
     verify(chain, beacon)?;
-    let decryptor = age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(src))
+        .map_err(|e| SealError::Damaged(e.to_string()))?;
     let identity = WithBeacon {
         chain,
         beacon,
@@ -192,6 +195,7 @@ pub fn open_with_escrow<R: Read, W: Write>(
     dst: W,
     key: &EscrowKey,
 ) -> Result<(), SealError> {
-    let decryptor = age::Decryptor::new(src).map_err(|e| SealError::Damaged(e.to_string()))?;
+    let decryptor = age::Decryptor::new(age::armor::ArmoredReader::new(src))
+        .map_err(|e| SealError::Damaged(e.to_string()))?;
     copy_out(decryptor, &key.0, dst, || None)
 }
