@@ -94,6 +94,46 @@ fn copy_into(src: &Path, dir: &Path, name: &str) -> std::io::Result<PathBuf> {
     }
 }
 
+/// Copies a sealed capsule's age files, its manifest and the README on opening them into a
+/// new folder in `dir`: a copy that opens on the date with drand's tools alone.
+fn export_sealed(src: &Path, dir: &Path, id: Uuid) -> Result<ExportReport, SyncError> {
+    let Ok(entries) = std::fs::read_dir(src) else {
+        return Err(DraftError::Sealed.into());
+    };
+    let mut files: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let short = id.simple().to_string();
+    let mut folder = dir.join(format!("sealed capsule {}", &short[..8]));
+    for i in 2..10_000 {
+        match std::fs::create_dir(&folder) {
+            Ok(()) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                folder = dir.join(format!("sealed capsule {} ({i})", &short[..8]));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut report = ExportReport::default();
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        match copy_into(&f, &folder, &name) {
+            Ok(path) => report.written.push(path),
+            Err(e) => report.failed.push(ExportFailure {
+                name,
+                reason: format!("It could not be written ({e})."),
+            }),
+        }
+    }
+    Ok(report)
+}
+
 /// Writes the originals of an opened capsule into `dir`, fetching from the server those
 /// this device does not hold yet.
 pub async fn export_originals(
@@ -105,11 +145,15 @@ pub async fn export_originals(
 ) -> Result<ExportReport, SyncError> {
     let lib = engine.library();
     let draft = lib.draft(capsule_id)?.ok_or(DraftError::NotFound)?;
-    if draft.state == CapsuleState::Sealed {
-        return Err(DraftError::Sealed.into());
-    }
     if !std::fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
         return Err(SyncError::NoSuchFolder(dir.to_owned()));
+    }
+    if draft.state == CapsuleState::Sealed {
+        let src = lib.sealed_dir(capsule_id);
+        let dir = dir.to_owned();
+        return tokio::task::spawn_blocking(move || export_sealed(&src, &dir, capsule_id))
+            .await
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
     }
     let total = u32::try_from(draft.photos.len()).unwrap_or(u32::MAX);
     let mut report = ExportReport::default();

@@ -228,6 +228,13 @@ impl Library {
             .join(uuid::Uuid::new_v4().to_string())
     }
 
+    /// The age files of a capsule this device sealed, with a manifest and a README on how
+    /// to open them without this app: kept until the capsule opens, so the owner holds
+    /// something that opens on the date even if the server is gone.
+    pub fn sealed_dir(&self, capsule_id: uuid::Uuid) -> PathBuf {
+        self.root.join("sealed").join(capsule_id.to_string())
+    }
+
     /// The original of a photo.
     pub fn photo_path(&self, sha256: &str) -> PathBuf {
         self.root.join("photos").join(&sha256[..2]).join(sha256)

@@ -182,6 +182,32 @@ async fn a_folder_is_sealed_synced_opened_on_a_second_computer_and_exported() {
         .ok()
         .json();
     assert_eq!(capsule_in(&list, &id)["sync"]["kind"], "synced", "{list}");
+    // Sealed, the capsule exports as its time-locked files and how to open them.
+    let sealed_out = root.path().join("sealed-export");
+    std::fs::create_dir(&sealed_out).expect("dir");
+    let exported = run(itc(&one).args(["capsule", "export", &id]).arg(&sealed_out)).ok();
+    assert!(
+        exported.stdout.contains("README.txt"),
+        "{}",
+        exported.stdout
+    );
+    let folder = std::fs::read_dir(&sealed_out)
+        .expect("export folder")
+        .flatten()
+        .next()
+        .expect("one folder")
+        .path();
+    let names: Vec<String> = std::fs::read_dir(&folder)
+        .expect("files")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| n.ends_with(".age")).count(),
+        3 + 2 * 3,
+        "index, note, recipients, and each photo with two thumbnails: {names:?}"
+    );
+    assert!(names.contains(&"README.txt".to_owned()) && names.contains(&"capsule.json".into()));
 
     // The second computer: a wrong password is refused, the right one brings the capsule.
     let wrong = run(itc(&two)

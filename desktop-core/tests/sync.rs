@@ -597,6 +597,58 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
     relay.set_down(true);
     a.engine.sync_until_sent().await.expect("seal sent");
 
+    // This computer keeps the sealed files; exported, they open with the beacon alone.
+    let kept = a.lib.sealed_dir(d.id);
+    for f in [
+        "index.age",
+        "note.age",
+        "recipients.age",
+        "README.txt",
+        "capsule.json",
+    ] {
+        assert!(kept.join(f).is_file(), "{f} kept");
+    }
+    let out = tmp.path().join("export");
+    std::fs::create_dir(&out).expect("dir");
+    let report = desktop_core::export_originals(
+        &a.engine,
+        d.id,
+        &out,
+        &|_| {},
+        &desktop_core::CancelToken::default(),
+    )
+    .await
+    .expect("export a sealed capsule");
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let note_file = report
+        .written
+        .iter()
+        .find(|p| p.ends_with("note.age"))
+        .expect("note.age exported");
+    let readme = std::fs::read_to_string(note_file.with_file_name("README.txt")).expect("readme");
+    assert!(
+        readme.contains(&hash) && readme.contains("tle --decrypt"),
+        "{readme}"
+    );
+    let round = chain.round_at(open_at);
+    let sealed_note = std::fs::read(note_file).expect("read");
+    assert!(
+        seal::open_with_beacon(
+            sealed_note.as_slice(),
+            Vec::new(),
+            chain,
+            &local.sign(round - 1)
+        )
+        .is_err(),
+        "an earlier round does not open it"
+    );
+    let mut note = Vec::new();
+    seal::open_with_beacon(sealed_note.as_slice(), &mut note, chain, &local.sign(round))
+        .expect("the round's beacon opens the exported note");
+    assert_eq!(note, b"only drand opens this");
+    let locked = seal::inspect(sealed_note.as_slice()).expect("header");
+    assert!(!locked.escrow, "time lock only: no escrow stanza");
+
     // Past the date with no beacon, the capsule stays shut: no escrow stanza to fall back on.
     tokio::time::sleep(Duration::from_secs(5)).await;
     a.engine.sync_now().await.expect("sync");
@@ -621,4 +673,8 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
     }
     let c = opened.expect("the beacon opened it");
     assert_eq!(c.note, "only drand opens this");
+    assert!(
+        !kept.exists(),
+        "the sealed copy goes once the capsule opened"
+    );
 }

@@ -122,9 +122,13 @@ impl SyncEngine {
         let work = self.lib.incoming();
         tokio::fs::create_dir_all(&work).await?;
         let sent = self.send_sealed(id, &work, files, &lock).await;
-        // Ciphertext, but the scratch copies have done their work either way.
-        let _ = tokio::fs::remove_dir_all(&work).await;
-        let items = sent?;
+        let items = match sent {
+            Ok(items) => items,
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&work).await;
+                return Err(e);
+            }
+        };
         let request = SealRequest {
             round: lock.round,
             chain_hash: lock.chain.hash_hex(),
@@ -137,9 +141,59 @@ impl SyncEngine {
                 r.json(&request)
             })
             .await?;
-        let c: CapsuleResponse = api::json(res).await?;
+        let c: CapsuleResponse = match api::json(res).await {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&work).await;
+                return Err(e);
+            }
+        };
+        self.keep_sealed(&work, id, &local.fields.title, open_at, &lock, &config)
+            .await;
         self.apply_one(&c.capsule)?;
         Ok(())
+    }
+
+    /// Keeps the sent files as the capsule's sealed copy, with what opening them needs.
+    /// Failing here loses only that copy (the server holds the files), so it is logged.
+    async fn keep_sealed(
+        &self,
+        work: &Path,
+        id: Uuid,
+        title: &str,
+        open_at: chrono::DateTime<chrono::Utc>,
+        lock: &Lock,
+        config: &SealConfig,
+    ) {
+        let dest = self.lib.sealed_dir(id);
+        let kept = async {
+            let manifest = serde_json::json!({
+                "capsule": id,
+                "title": title,
+                "open_at": open_at,
+                "format": "age v1, tlock stanza (drand)",
+                "round": lock.round,
+                "round_time": lock.chain.round_time(lock.round),
+                "chain": lock.chain.info_json(),
+                "relays": config.relays,
+                "escrow": lock.escrow.is_some(),
+            });
+            tokio::fs::write(
+                work.join("capsule.json"),
+                serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+            )
+            .await?;
+            tokio::fs::write(work.join("README.txt"), readme(title, lock, config)).await?;
+            if let Some(parent) = dest.parent() {
+                tokio::fs::create_dir_all(parent).await?;
+            }
+            let _ = tokio::fs::remove_dir_all(&dest).await;
+            tokio::fs::rename(work, &dest).await
+        };
+        if let Err(e) = kept.await {
+            tracing::warn!(capsule_id = %id, error = %e, "the sealed files were sent but not kept here");
+            let _ = tokio::fs::remove_dir_all(work).await;
+        }
     }
 
     /// Encrypts each file into `work`, declares it and sends it when the server asks.
@@ -172,7 +226,6 @@ impl SyncEngine {
                 let quiet = Arc::new(AtomicU64::new(0));
                 transfer::upload(&self.api.http, &target, &dest, size, quiet).await?;
             }
-            let _ = tokio::fs::remove_file(&dest).await;
             items.push(SealedItem {
                 name: file,
                 sha256,
@@ -181,6 +234,35 @@ impl SyncEngine {
         }
         Ok(items)
     }
+}
+
+/// How to open the files on the date without this app.
+fn readme(title: &str, lock: &Lock, config: &SealConfig) -> String {
+    let hash = lock.chain.hash_hex();
+    let relay = config
+        .relays
+        .first()
+        .map_or("https://api.drand.sh", String::as_str);
+    format!(
+        "The time capsule \"{title}\", sealed with Image Time Capsule.\n\n\
+         It opens at {when} (UTC), when the drand network publishes round {round} of its chain\n\
+         {hash}.\n\
+         Before that nobody can open these files: not you, not us.\n\n\
+         Each .age file is an age v1 file (https://age-encryption.org) time-locked with drand's\n\
+         tlock. On the date, they open without Image Time Capsule, for example:\n\n\
+         - in a browser at https://timevault.drand.love (drand's tlock-js): load a file, decrypt;\n\
+         - with drand's `tle` (https://github.com/drand/tlock):\n\
+           tle --decrypt --network {relay} --chain {hash} --output note.txt note.age\n\n\
+         The files: index.age lists the photos (JSON: id, file name, type, date taken);\n\
+         <id>.age is a photo's original, <id>-grid.age and <id>-preview.age its small and\n\
+         large thumbnails (JPEG); note.age is the note (text); recipients.age the addresses\n\
+         it goes to (JSON). capsule.json says the same for programs.\n",
+        when = lock
+            .chain
+            .round_time(lock.round)
+            .format("%Y-%m-%d %H:%M:%S"),
+        round = lock.round,
+    )
 }
 
 /// Writes the age file of `plain` to `dest`; answers its SHA-256 and size.

@@ -59,6 +59,7 @@ impl SyncEngine {
             }
             touched.dedup();
             for id in touched {
+                self.forget_sealed_copy(id)?;
                 self.emit(SyncEvent::CapsuleChanged(id));
             }
             if !page.has_more {
@@ -85,6 +86,23 @@ impl SyncEngine {
 
     /// The server holds the sealed capsule: this device lets go of its photos and
     /// thumbnails (those no other visible capsule uses) and its note.
+    /// Drops this device's sealed copy of a capsule that opened or went: the contents come
+    /// from the server from then on.
+    fn forget_sealed_copy(&self, id: Uuid) -> Result<(), SyncError> {
+        let dir = self.lib.sealed_dir(id);
+        if !dir.exists() {
+            return Ok(());
+        }
+        let still_sealed = self
+            .lib
+            .draft(id)?
+            .is_some_and(|c| c.state == protocol::CapsuleState::Sealed);
+        if !still_sealed {
+            std::fs::remove_dir_all(&dir)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn purge_sealed(&self, id: Uuid) -> Result<(), SyncError> {
         let shas = store::drop_sealed_photos(&self.lib.conn(), id)?;
         for sha in shas {

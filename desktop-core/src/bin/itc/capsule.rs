@@ -317,6 +317,7 @@ fn seal_terms(c: &CapsuleDetail, owner: Option<&str>) -> Vec<String> {
 
 fn export(d: &Desktop, out: Out, id: &str, dir: &Path) -> Outcome {
     let id = capsule_id(d, id)?;
+    let sealed = d.capsule(id)?.state == CapsuleState::Sealed;
     let bar = out.progress(0, "Exporting");
     let progress = |p: desktop_core::ExportProgress| {
         bar.set_length(p.total.into());
@@ -329,11 +330,19 @@ fn export(d: &Desktop, out: Out, id: &str, dir: &Path) -> Outcome {
     for f in &report.failed {
         out.warn(format!("not exported {}: {}", f.name, f.reason));
     }
-    out.say(format!(
-        "Wrote {} to {}.",
-        out::count(report.written.len() as u64, "photo", "photos"),
-        dir.display()
-    ));
+    match report.written.first().and_then(|p| p.parent()) {
+        Some(folder) if sealed => out.say(format!(
+            "Wrote the {} of the sealed capsule to {}; its README.txt says how to open \
+             them on the date, with or without this app.",
+            out::count(report.written.len() as u64, "file", "files"),
+            folder.display()
+        )),
+        _ => out.say(format!(
+            "Wrote {} to {}.",
+            out::count(report.written.len() as u64, "photo", "photos"),
+            dir.display()
+        )),
+    }
     if report.failed.is_empty() {
         Ok(())
     } else {

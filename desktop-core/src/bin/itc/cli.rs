@@ -149,7 +149,8 @@ pub enum CapsuleCommand {
     },
     /// Show one capsule.
     Show { id: String },
-    /// Copy an opened capsule's original photos into a folder.
+    /// Copy an opened capsule's original photos into a folder; for a capsule sealed on this
+    /// computer, its time-locked files, which open on the date even without this app.
     Export { id: String, dir: PathBuf },
     /// Delete a capsule here and on the server.
     Delete {
