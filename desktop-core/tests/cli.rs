@@ -207,7 +207,7 @@ async fn a_folder_is_sealed_synced_opened_on_a_second_computer_and_exported() {
         3 + 2 * 3,
         "index, note, recipients, and each photo with two thumbnails: {names:?}"
     );
-    assert!(names.contains(&"README.txt".to_owned()) && names.contains(&"capsule.json".into()));
+    assert!(names.contains(&"README.txt".to_owned()) && names.contains(&"manifest.json".into()));
 
     // The second computer: a wrong password is refused, the right one brings the capsule.
     let wrong = run(itc(&two)

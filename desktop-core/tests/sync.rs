@@ -604,7 +604,7 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
         "note.age",
         "recipients.age",
         "README.txt",
-        "capsule.json",
+        "manifest.json",
     ] {
         assert!(kept.join(f).is_file(), "{f} kept");
     }

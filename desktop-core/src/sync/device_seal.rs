@@ -121,69 +121,60 @@ impl SyncEngine {
 
         let work = self.lib.incoming();
         tokio::fs::create_dir_all(&work).await?;
-        let sent = self.send_sealed(id, &work, files, &lock).await;
-        let items = match sent {
-            Ok(items) => items,
+        let sealed = async {
+            let items = self.send_sealed(id, &work, files, &lock).await?;
+            let request = SealRequest {
+                round: lock.round,
+                chain_hash: lock.chain.hash_hex(),
+                escrow: lock.escrow.is_some(),
+                items,
+            };
+            let res = self
+                .api
+                .send(Method::POST, &format!("/v1/capsules/{id}/seal"), |r| {
+                    r.json(&request)
+                })
+                .await?;
+            let c: CapsuleResponse = api::json(res).await?;
+            Ok::<_, SyncError>((c, request.items))
+        };
+        let (c, items) = match sealed.await {
+            Ok(done) => done,
             Err(e) => {
+                // Ciphertext, but a retry encrypts afresh: these copies have no use.
                 let _ = tokio::fs::remove_dir_all(&work).await;
                 return Err(e);
             }
         };
-        let request = SealRequest {
-            round: lock.round,
-            chain_hash: lock.chain.hash_hex(),
-            escrow: lock.escrow.is_some(),
-            items,
-        };
-        let res = self
-            .api
-            .send(Method::POST, &format!("/v1/capsules/{id}/seal"), |r| {
-                r.json(&request)
-            })
-            .await?;
-        let c: CapsuleResponse = match api::json(res).await {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = tokio::fs::remove_dir_all(&work).await;
-                return Err(e);
-            }
-        };
-        self.keep_sealed(&work, id, &local.fields.title, open_at, &lock, &config)
-            .await;
+        let manifest = serde_json::json!({
+            "capsule": id,
+            "title": local.fields.title,
+            "open_at": open_at,
+            "format": "age v1, tlock stanza (drand)",
+            "round": lock.round,
+            "round_time": lock.chain.round_time(lock.round),
+            "chain": lock.chain.info_json(),
+            "relays": config.relays,
+            "escrow": lock.escrow.is_some(),
+            "files": items,
+        });
+        let readme = readme(&local.fields.title, &lock, &config);
+        self.keep_sealed(&work, id, &manifest, &readme).await;
         self.apply_one(&c.capsule)?;
         Ok(())
     }
 
     /// Keeps the sent files as the capsule's sealed copy, with what opening them needs.
     /// Failing here loses only that copy (the server holds the files), so it is logged.
-    async fn keep_sealed(
-        &self,
-        work: &Path,
-        id: Uuid,
-        title: &str,
-        open_at: chrono::DateTime<chrono::Utc>,
-        lock: &Lock,
-        config: &SealConfig,
-    ) {
+    async fn keep_sealed(&self, work: &Path, id: Uuid, manifest: &serde_json::Value, readme: &str) {
         let dest = self.lib.sealed_dir(id);
         let kept = async {
-            let manifest = serde_json::json!({
-                "capsule": id,
-                "title": title,
-                "open_at": open_at,
-                "format": "age v1, tlock stanza (drand)",
-                "round": lock.round,
-                "round_time": lock.chain.round_time(lock.round),
-                "chain": lock.chain.info_json(),
-                "relays": config.relays,
-                "escrow": lock.escrow.is_some(),
-            });
             tokio::fs::write(
-                work.join("capsule.json"),
-                serde_json::to_vec_pretty(&manifest).unwrap_or_default(),
+                work.join("manifest.json"),
+                serde_json::to_vec_pretty(manifest).unwrap_or_default(),
             )
             .await?;
-            tokio::fs::write(work.join("README.txt"), readme(title, lock, config)).await?;
+            tokio::fs::write(work.join("README.txt"), readme).await?;
             if let Some(parent) = dest.parent() {
                 tokio::fs::create_dir_all(parent).await?;
             }
@@ -256,7 +247,8 @@ fn readme(title: &str, lock: &Lock, config: &SealConfig) -> String {
          The files: index.age lists the photos (JSON: id, file name, type, date taken);\n\
          <id>.age is a photo's original, <id>-grid.age and <id>-preview.age its small and\n\
          large thumbnails (JPEG); note.age is the note (text); recipients.age the addresses\n\
-         it goes to (JSON). capsule.json says the same for programs.\n",
+         it goes to (JSON). manifest.json says the same for programs, with each file's size\n\
+         and SHA-256.\n",
         when = lock
             .chain
             .round_time(lock.round)
