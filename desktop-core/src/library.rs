@@ -132,6 +132,8 @@ const MIGRATIONS: &[&str] = &[
     // Sealing with an account encrypts on this device: whether the person chose the time
     // lock alone (no escrow stanza), kept until the seal reaches the server.
     "ALTER TABLE capsules ADD COLUMN seal_time_lock_only INTEGER NOT NULL DEFAULT 0;",
+    // How the server says a sealed capsule is locked (JSON: round, chain, escrow).
+    "ALTER TABLE capsules ADD COLUMN seal_lock TEXT;",
 ];
 
 /// The two thumbnails every photo gets.

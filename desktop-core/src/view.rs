@@ -83,6 +83,10 @@ pub struct CapsuleDetail {
     pub notified_at: Option<DateTime<Utc>>,
     /// The last report of how each recipient's email went (opened capsules, once fetched).
     pub deliveries: Option<Vec<RecipientDelivery>>,
+    /// How the server says it is locked, once it holds the sealed files.
+    pub lock: Option<protocol::CapsuleLock>,
+    /// The person chose the time lock alone when sealing here (before the server confirms).
+    pub time_lock_only: bool,
 }
 
 /// What only this device knows of a capsule's display.
@@ -90,6 +94,8 @@ struct Extras {
     revealed: bool,
     notified_at: Option<i64>,
     deliveries: Option<Vec<RecipientDelivery>>,
+    lock: Option<protocol::CapsuleLock>,
+    time_lock_only: bool,
 }
 
 /// The fields of a capsule row the list needs.
@@ -208,13 +214,16 @@ impl Library {
         let row = self
             .conn()
             .query_row(
-                "SELECT revealed_at, notified_at, deliveries FROM capsules WHERE id = ?1",
+                "SELECT revealed_at, notified_at, deliveries, seal_lock, seal_time_lock_only \
+                 FROM capsules WHERE id = ?1",
                 params![id.to_string()],
                 |r| {
                     Ok((
                         r.get::<_, Option<i64>>(0)?,
                         r.get::<_, Option<i64>>(1)?,
                         r.get::<_, Option<String>>(2)?,
+                        r.get::<_, Option<String>>(3)?,
+                        r.get::<_, bool>(4)?,
                     ))
                 },
             )
@@ -224,6 +233,8 @@ impl Library {
             revealed: row.0.is_some(),
             notified_at: row.1,
             deliveries: row.2.and_then(|j| serde_json::from_str(&j).ok()),
+            lock: row.3.and_then(|j| serde_json::from_str(&j).ok()),
+            time_lock_only: row.4,
         })
     }
 
@@ -280,6 +291,8 @@ pub fn capsule_detail(engine: &SyncEngine, id: Uuid) -> Result<CapsuleDetail, Sy
         revealed,
         notified_at,
         deliveries,
+        lock,
+        time_lock_only,
     } = lib.display_extras(id)?;
     let shas: Vec<&str> = d.photos.iter().map(|p| p.sha256.as_str()).collect();
     let dims = lib.dimensions(&shas)?;
@@ -320,6 +333,8 @@ pub fn capsule_detail(engine: &SyncEngine, id: Uuid) -> Result<CapsuleDetail, Sy
         revealed,
         notified_at: notified_at.map(from_ms),
         deliveries,
+        lock,
+        time_lock_only,
     })
 }
 

@@ -44,11 +44,16 @@ pub fn delete_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
 }
 
 /// Seals a draft here at once; it is sent (with its photos) now or when the server is
-/// reachable, and the watcher learns the new open date.
+/// reachable, and the watcher learns the new open date. With `time_lock_only`, the files
+/// sent carry no escrow stanza: only the drand beacon of the open date opens them.
 #[tauri::command]
 #[specta::specta]
-pub fn seal_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<CapsuleDetail> {
-    state.seal(id)
+pub fn seal_capsule(
+    state: State<'_, App>,
+    id: Uuid,
+    time_lock_only: bool,
+) -> CmdResult<CapsuleDetail> {
+    state.seal_with(id, time_lock_only)
 }
 
 /// Why a draft cannot be sealed now (as saved), in the seal's own words; none when it can.

@@ -337,6 +337,7 @@ test("a capsule made on one computer opens on its date and is there on another",
   await step("sealing says what it means, needs a confirm, then uploads until synced", async () => {
     await click(a, "button*=Seal…");
     await waitText(a, "I understand that I cannot open or change this capsule before its date.");
+    await waitText(a, "Only time can open it");
     const sealButton = await a.$("button*=Seal the capsule");
     assert.equal(await sealButton.isEnabled(), false, "needs the explicit confirm");
     await shot(a, "seal-dialog");
@@ -345,6 +346,9 @@ test("a capsule made on one computer opens on its date and is there on another",
     await a.$("#sealed-title").waitForDisplayed({ timeout: 10_000 });
     await a.$('[role="timer"]').waitForDisplayed({ timeout: 5_000 });
     await waitText(a, "Safely on the server.", 60_000);
+    // The server answered how the files are locked: the drand round, with the safety key.
+    await waitText(a, "time-locked to drand round", 10_000);
+    await waitText(a, "safety key opens it, never before");
     const sealed = await invoke<{ state: string; photos: unknown[]; note: string; photoCount: number }>(
       a,
       "get_capsule",
@@ -370,7 +374,7 @@ test("a capsule made on one computer opens on its date and is there on another",
     await fill(a, 'input[aria-label="Open date"]', "2040-06-14");
     await waitText(a, "Saved");
     await invoke(a, "import_photos", { capsuleId: mia, paths: photoFiles().slice(0, 1) });
-    await invoke(a, "seal_capsule", { id: mia });
+    await invoke(a, "seal_capsule", { id: mia, timeLockOnly: true });
     await click(a, "button*=Library");
     await a.$('button[aria-label^="For Mia"]').waitForDisplayed({ timeout: 10_000 });
     await a.waitUntil(async () => (await loadedImages(a, "button.capsule img")) >= 1, { timeout: 15_000 });

@@ -265,11 +265,11 @@ fn write_server_capsule(
 ) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO capsules (id, title, note, open_at, time_zone, recipients, state, \
-         server_version, base, photo_count, sealed_at, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         server_version, base, photo_count, sealed_at, created_at, updated_at, seal_lock) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (id) DO UPDATE SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
          recipients = ?6, state = ?7, server_version = ?8, base = ?9, photo_count = ?10, \
-         sealed_at = ?11, updated_at = ?13",
+         sealed_at = ?11, updated_at = ?13, seal_lock = ?14",
         params![
             c.id.to_string(),
             fields.title,
@@ -284,6 +284,7 @@ fn write_server_capsule(
             c.sealed_at.map(ms),
             ms(c.created_at),
             ms(updated_at),
+            c.lock.as_ref().and_then(|l| serde_json::to_string(l).ok()),
         ],
     )?;
     Ok(())

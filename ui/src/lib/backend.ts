@@ -59,7 +59,8 @@ export interface Backend {
   createCapsule(fields: CapsuleWrite): Promise<CapsuleDetail>;
   updateCapsule(id: string, fields: CapsuleWrite): Promise<CapsuleDetail>;
   deleteCapsule(id: string): Promise<void>;
-  sealCapsule(id: string): Promise<CapsuleDetail>;
+  /** Seals; with `timeLockOnly` no escrow key can open it, only the drand beacon of its date. */
+  sealCapsule(id: string, timeLockOnly: boolean): Promise<CapsuleDetail>;
   /** Why the draft, as saved, cannot be sealed now; null when it can. */
   checkSeal(id: string): Promise<string | null>;
   /** The address as it will be stored, or an AppError saying what is wrong. */
@@ -134,7 +135,7 @@ export async function tauriBackend(): Promise<Backend> {
     createCapsule: (f) => ok(commands.createCapsule(f)),
     updateCapsule: (id, f) => ok(commands.updateCapsule(id, f)),
     deleteCapsule: (id) => ok(commands.deleteCapsule(id)).then(() => undefined),
-    sealCapsule: (id) => ok(commands.sealCapsule(id)),
+    sealCapsule: (id, t) => ok(commands.sealCapsule(id, t)),
     checkSeal: (id) => ok(commands.checkSeal(id)),
     checkEmail: (a) => ok(commands.checkEmail(a)),
     checkCapsule: (f) => commands.checkCapsule(f),

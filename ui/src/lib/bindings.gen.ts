@@ -24,9 +24,10 @@ export const commands = {
 	deleteCapsule: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("delete_capsule", { id })),
 	/**
 	 *  Seals a draft here at once; it is sent (with its photos) now or when the server is
-	 *  reachable, and the watcher learns the new open date.
+	 *  reachable, and the watcher learns the new open date. With `time_lock_only`, the files
+	 *  sent carry no escrow stanza: only the drand beacon of the open date opens them.
 	 */
-	sealCapsule: (id: string) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("seal_capsule", { id })),
+	sealCapsule: (id: string, timeLockOnly: boolean) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("seal_capsule", { id, timeLockOnly })),
 	/**  Why a draft cannot be sealed now (as saved), in the seal's own words; none when it can. */
 	checkSeal: (id: string) => typedError<string | null, CommandError>(__TAURI_INVOKE("check_seal", { id })),
 	/**  Checks one recipient address as it is typed; answers it as it will be stored. */
@@ -174,6 +175,10 @@ export type CapsuleDetail_Deserialize = {
 	notifiedAt?: string | null,
 	/**  The last report of how each recipient's email went (opened capsules, once fetched). */
 	deliveries?: RecipientDelivery_Deserialize[] | null,
+	/**  How the server says it is locked, once it holds the sealed files. */
+	lock?: CapsuleLock | null,
+	/**  The person chose the time lock alone when sealing here (before the server confirms). */
+	timeLockOnly: boolean,
 };
 
 /**  One capsule, as its screen shows it. */
@@ -199,6 +204,10 @@ export type CapsuleDetail_Serialize = {
 	notifiedAt: string | null,
 	/**  The last report of how each recipient's email went (opened capsules, once fetched). */
 	deliveries: RecipientDelivery_Serialize[] | null,
+	/**  How the server says it is locked, once it holds the sealed files. */
+	lock: CapsuleLock | null,
+	/**  The person chose the time lock alone when sealing here (before the server confirms). */
+	timeLockOnly: boolean,
 };
 
 /**  What importing files into a capsule did. */
@@ -209,6 +218,16 @@ export type CapsuleImport = {
 	alreadyIn: number,
 	skipped: SkippedFile[],
 	cancelled: boolean,
+};
+
+/**  How a sealed capsule is locked. */
+export type CapsuleLock = {
+	/**  The drand round its files are time-locked to. */
+	round: number | null,
+	/**  The chain's hash (hex). */
+	chain_hash: string,
+	/**  Whether the server's escrow key opens it too (else only time can). */
+	escrow: boolean,
 };
 
 /**  Where a capsule is in its life: draft → sealed → opened. */
@@ -359,6 +378,8 @@ export type ErrorCode =
 "image_too_large" | 
 /**  A client's thumbnail is not a clean, smaller JPEG of its photo. */
 "invalid_thumbnail" | 
+/**  The drand round asked for is not published yet. */
+"too_early" | 
 /**  The photo file is larger than the server accepts. */
 "photo_too_large" | 
 /**  The photo file is empty. */

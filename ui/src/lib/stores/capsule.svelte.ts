@@ -205,11 +205,11 @@ export class CapsuleStore {
   }
 
   /** Saves, then seals; answers the reason when it cannot be sealed. */
-  async seal(): Promise<string | null> {
+  async seal(timeLockOnly = false): Promise<string | null> {
     await this.flush();
     if (this.save === "invalid" || this.save === "failed") return this.problem;
     try {
-      this.show(await this.backend.sealCapsule(this.id), true);
+      this.show(await this.backend.sealCapsule(this.id, timeLockOnly), true);
       this.uploads = {};
       return null;
     } catch (e) {

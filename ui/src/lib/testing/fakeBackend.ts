@@ -80,6 +80,8 @@ export class FakeBackend implements Backend {
       revealed: false,
       notifiedAt: null,
       deliveries: null,
+      lock: null,
+      timeLockOnly: false,
       ...partial,
     };
     this.capsules.set(id, d);
@@ -155,10 +157,10 @@ export class FakeBackend implements Backend {
   async deleteCapsule(id: string) {
     this.capsules.delete(id);
   }
-  async sealCapsule(id: string) {
-    this.record("sealCapsule", id);
+  async sealCapsule(id: string, timeLockOnly: boolean) {
+    this.record("sealCapsule", id, timeLockOnly);
     const d = this.found(id);
-    Object.assign(d, { state: "sealed", note: "", photos: [], recipients: [] });
+    Object.assign(d, { state: "sealed", note: "", photos: [], recipients: [], timeLockOnly });
     return structuredClone(d);
   }
   async checkSeal(id: string) {
