@@ -42,6 +42,8 @@ pub struct ExportReport {
     pub written: Vec<PathBuf>,
     pub failed: Vec<ExportFailure>,
     pub cancelled: bool,
+    /// `index.html`: the exported photos with the title, date and note, for any browser.
+    pub gallery: Option<PathBuf>,
 }
 
 pub use protocol::names::safe_file_name;
@@ -191,5 +193,99 @@ pub async fn export_originals(
             total,
         });
     }
+    if !report.cancelled && !report.written.is_empty() {
+        let page = gallery(&draft, &report.written);
+        let dir = dir.to_owned();
+        let written = tokio::task::spawn_blocking(move || {
+            let (path, mut f) = create_unique(&dir, "index.html")?;
+            f.write_all(page.as_bytes())?;
+            f.sync_all()?;
+            Ok::<_, std::io::Error>(path)
+        })
+        .await
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
+        match written {
+            Ok(path) => report.gallery = Some(path),
+            Err(e) => report.failed.push(ExportFailure {
+                name: "index.html".into(),
+                reason: format!("It could not be written ({e})."),
+            }),
+        }
+    }
     Ok(report)
+}
+
+/// A page that shows the exported photos with the capsule's title, date and note, from the
+/// folder itself: no script, no network, opened by any browser years from now.
+fn gallery(draft: &crate::drafts::Draft, photos: &[PathBuf]) -> String {
+    use protocol::names::html_escape as esc;
+    let opened = draft
+        .open_at
+        .map(|t| t.format("%-d %B %Y").to_string())
+        .unwrap_or_default();
+    let mut figures = String::new();
+    for p in photos {
+        let Some(name) = p.file_name().map(|n| n.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        // A file name as a relative URL: escaped for the attribute, with the characters a
+        // URL path gives meaning to encoded.
+        let href: String = name
+            .chars()
+            .map(|c| match c {
+                '%' => "%25".into(),
+                '#' => "%23".into(),
+                '?' => "%3F".into(),
+                ' ' => "%20".into(),
+                c => c.to_string(),
+            })
+            .collect();
+        figures.push_str(&format!(
+            "<figure><a href=\"{href}\"><img src=\"{href}\" alt=\"{alt}\" loading=\"lazy\"></a>\
+             <figcaption>{alt}</figcaption></figure>\n",
+            href = esc(&href),
+            alt = esc(&name),
+        ));
+    }
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>\
+         body{{font-family:system-ui,sans-serif;margin:0;padding:32px;background:#f8f7f4;color:#1f2937}}\
+         h1{{margin:0 0 4px}}.when{{color:#6b7280;margin:0 0 16px}}\
+         .note{{white-space:pre-wrap;max-width:70ch;line-height:1.5}}\
+         main{{display:grid;grid-template-columns:repeat(auto-fill,minmax(220px,1fr));gap:16px;margin-top:24px}}\
+         figure{{margin:0}}img{{width:100%;aspect-ratio:4/3;object-fit:cover;border-radius:8px;background:#e5e7eb}}\
+         figcaption{{font-size:12px;color:#6b7280;overflow-wrap:anywhere}}\
+         </style></head><body>\n<h1>{title}</h1><p class=\"when\">Opened {opened}</p>\n\
+         <p class=\"note\">{note}</p>\n<main>\n{figures}</main>\n</body></html>\n",
+        title = esc(&draft.title),
+        note = esc(&draft.note),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gallery_escapes_what_people_wrote_and_links_the_files_relatively() {
+        let draft = crate::drafts::Draft {
+            id: Uuid::nil(),
+            title: "<script>alert(1)</script>".into(),
+            note: "a \"note\" <img src=x onerror=alert(2)>".into(),
+            open_at: None,
+            time_zone: "UTC".into(),
+            recipients: vec![],
+            state: CapsuleState::Opened,
+            photos: vec![],
+            photo_count: 1,
+            sealed_at: None,
+            updated_at: chrono::Utc::now(),
+        };
+        let page = gallery(&draft, &[PathBuf::from("/x/a #1?.png")]);
+        assert!(!page.contains("<script>") && !page.contains("<img src=x"));
+        assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(page.contains("src=\"a%20%231%3F.png\""), "{page}");
+    }
 }

@@ -207,8 +207,25 @@ async fn an_opened_capsule_reports_deliveries_and_exports_safe_file_names() {
     names.sort();
     assert_eq!(
         names,
-        vec!["escape (2).png", "escape.png", "photo-2.png", "win.png"]
+        vec![
+            "escape (2).png",
+            "escape.png",
+            "index.html",
+            "photo-2.png",
+            "win.png"
+        ]
     );
+    // The gallery shows what was written, from the folder.
+    let page =
+        std::fs::read_to_string(exported.gallery.as_ref().expect("a gallery")).expect("index.html");
+    for p in &exported.written {
+        let name = p.file_name().expect("name").to_string_lossy();
+        assert!(
+            page.contains(&format!("src=\"{}\"", name.replace(' ', "%20"))),
+            "{name} in the gallery"
+        );
+    }
+    assert!(!page.contains("<script"), "no script in the gallery");
     assert_eq!(
         std::fs::read(out.join("escape.png")).expect("r"),
         b"mine",

@@ -80,6 +80,23 @@ pub fn is_safe_file_name(name: &str) -> bool {
         && name != ".."
 }
 
+/// Escapes text for HTML element content and attribute values: the server's email and
+/// recipient page, and the desktop's exported gallery.
+pub fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

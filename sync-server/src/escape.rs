@@ -1,21 +1,9 @@
 //! User text made safe where the server writes it out: HTML element content and attribute
 //! values (the email and the recipient page), and file names in `Content-Disposition`.
 
-/// Escapes text for HTML element content and attribute values.
-pub fn html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for HTML element content and attribute values (shared with the desktop's
+/// exported gallery).
+pub use protocol::names::html_escape as html;
 
 /// A Content-Disposition value safe for any file name (RFC 6266 with an ASCII fallback).
 pub fn content_disposition(kind: &str, name: &str) -> String {

@@ -49,7 +49,7 @@ export const commands = {
 	 */
 	fetchOriginal: (capsuleId: string, photoId: string) => typedError<null, CommandError>(__TAURI_INVOKE("fetch_original", { capsuleId, photoId })),
 	/**  Writes an opened capsule's originals into `folder`; progress as `ExportProgress`. */
-	exportOriginals: (capsuleId: string, folder: string) => typedError<ExportReport, CommandError>(__TAURI_INVOKE("export_originals", { capsuleId, folder })),
+	exportOriginals: (capsuleId: string, folder: string) => typedError<ExportReport_Serialize, CommandError>(__TAURI_INVOKE("export_originals", { capsuleId, folder })),
 	cancelExport: () => __TAURI_INVOKE<void>("cancel_export"),
 	setNotifications: (on: boolean) => typedError<AppInfo_Serialize, CommandError>(__TAURI_INVOKE("set_notifications", { on })),
 	setAutostart: (on: boolean) => typedError<AppInfo_Serialize, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
@@ -410,11 +410,26 @@ export type ExportProgress = {
 };
 
 /**  What an export did. */
-export type ExportReport = {
+export type ExportReport = ExportReport_Serialize | ExportReport_Deserialize;
+
+/**  What an export did. */
+export type ExportReport_Deserialize = {
 	/**  The files written, in the capsule's order. */
 	written: string[],
 	failed: ExportFailure[],
 	cancelled: boolean,
+	/**  `index.html`: the exported photos with the title, date and note, for any browser. */
+	gallery?: string | null,
+};
+
+/**  What an export did. */
+export type ExportReport_Serialize = {
+	/**  The files written, in the capsule's order. */
+	written: string[],
+	failed: ExportFailure[],
+	cancelled: boolean,
+	/**  `index.html`: the exported photos with the title, date and note, for any browser. */
+	gallery: string | null,
 };
 
 /**  An import into a capsule is done: what joined it and what was left out, and why. */

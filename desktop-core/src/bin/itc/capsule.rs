@@ -338,9 +338,14 @@ fn export(d: &Desktop, out: Out, id: &str, dir: &Path) -> Outcome {
             folder.display()
         )),
         _ => out.say(format!(
-            "Wrote {} to {}.",
+            "Wrote {} to {}{}.",
             out::count(report.written.len() as u64, "photo", "photos"),
-            dir.display()
+            dir.display(),
+            if report.gallery.is_some() {
+                ", and index.html to look through them in a browser"
+            } else {
+                ""
+            }
         )),
     }
     if report.failed.is_empty() {

@@ -189,7 +189,7 @@ export class FakeBackend implements Backend {
   async removePhoto() {}
   async fetchOriginal() {}
   async exportOriginals() {
-    return { written: [], failed: [], cancelled: false };
+    return { written: [], failed: [], cancelled: false, gallery: null };
   }
   async cancelExport() {}
   async setNotifications(on: boolean) {
