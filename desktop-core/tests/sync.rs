@@ -82,6 +82,20 @@ async fn drafts_made_offline_reach_the_server_and_another_device() {
     assert_eq!(hex(&bytes), there.photos[0].sha256);
 }
 
+/// Syncs every 200 ms, up to 20 s, until the server has opened the capsule and its photos
+/// are here; answers it then.
+async fn opened(a: &Device, id: uuid::Uuid) -> Option<desktop_core::Draft> {
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        a.engine.sync_now().await.expect("sync");
+        let c = a.lib.draft(id).expect("r").expect("d");
+        if c.state == CapsuleState::Opened && !c.photos.is_empty() {
+            return Some(c);
+        }
+    }
+    None
+}
+
 fn hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -308,17 +322,7 @@ async fn a_seal_pressed_offline_is_sent_then_local_copies_go_and_come_back_on_op
     );
 
     // The server opens it (its ticker runs every second here); the engine fetches it.
-    let mut opened = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        a.engine.sync_now().await.expect("sync");
-        let c = a.lib.draft(d.id).expect("r").expect("d");
-        if c.state == CapsuleState::Opened && !c.photos.is_empty() {
-            opened = Some(c);
-            break;
-        }
-    }
-    let c = opened.expect("the capsule opened");
+    let c = opened(&a, d.id).await.expect("the capsule opened");
     assert_eq!(c.note, "see you in a few seconds");
     assert!(a.lib.thumbnail_path(&sha, ThumbSize::Grid).exists());
     let original = a
@@ -528,17 +532,7 @@ async fn a_capsule_sealed_here_reaches_the_server_as_ciphertext_and_opens_byte_f
     assert!(holds(&stored, b"age-encryption.org/v1"), "age files held");
 
     // No relay answers here: on its date the server opens it with its escrow key.
-    let mut opened = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        a.engine.sync_now().await.expect("sync");
-        let c = a.lib.draft(d.id).expect("r").expect("d");
-        if c.state == CapsuleState::Opened && !c.photos.is_empty() {
-            opened = Some(c);
-            break;
-        }
-    }
-    let c = opened.expect("the capsule opened");
+    let c = opened(&a, d.id).await.expect("the capsule opened");
     assert_eq!(c.note, note);
     assert_eq!(c.recipients, vec!["lake.cousin@example.com".to_owned()]);
     let original = a
@@ -661,17 +655,7 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
 
     relay.set_down(false);
     relay.publish_up_to(chain.round_at(open_at) + 10);
-    let mut opened = None;
-    for _ in 0..100 {
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        a.engine.sync_now().await.expect("sync");
-        let c = a.lib.draft(d.id).expect("r").expect("d");
-        if c.state == CapsuleState::Opened && !c.photos.is_empty() {
-            opened = Some(c);
-            break;
-        }
-    }
-    let c = opened.expect("the beacon opened it");
+    let c = opened(&a, d.id).await.expect("the beacon opened it");
     assert_eq!(c.note, "only drand opens this");
     assert!(
         !kept.exists(),

@@ -12,6 +12,7 @@
 mod beacon;
 mod chain;
 mod escrow;
+mod hashing;
 mod lock;
 #[cfg(feature = "relays")]
 pub mod relay;
@@ -19,6 +20,7 @@ pub mod relay;
 pub use beacon::{Beacon, verify};
 pub use chain::Chain;
 pub use escrow::{EscrowKey, EscrowPublic};
+pub use hashing::HashingWriter;
 pub use lock::{Locked, inspect, open_with_beacon, open_with_escrow, seal};
 
 /// Why a seal could not be made or opened.

@@ -4,7 +4,6 @@
 //! chose the time lock alone, sends them, and asks the server to seal with them. From then
 //! on the server holds only ciphertext until the round is published.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -14,7 +13,6 @@ use protocol::{
     SealedItemResponse, SealedItemWrite, SealedName, SealedPhoto,
 };
 use reqwest::Method;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::error::SyncError;
@@ -260,12 +258,8 @@ fn readme(title: &str, lock: &Lock, config: &SealConfig) -> String {
 /// Writes the age file of `plain` to `dest`; answers its SHA-256 and size.
 async fn encrypt(plain: Plain, dest: PathBuf, lock: Lock) -> Result<(String, u64), SyncError> {
     tokio::task::spawn_blocking(move || {
-        let out = std::io::BufWriter::new(std::fs::File::create(&dest)?);
-        let mut w = Hashing {
-            inner: out,
-            sha: Sha256::new(),
-            len: 0,
-        };
+        let mut w =
+            seal::HashingWriter::new(std::io::BufWriter::new(std::fs::File::create(&dest)?));
         let sealed = match plain {
             Plain::File(p) => seal::seal(
                 std::io::BufReader::new(std::fs::File::open(p)?),
@@ -283,29 +277,10 @@ async fn encrypt(plain: Plain, dest: PathBuf, lock: Lock) -> Result<(String, u64
             ),
         };
         sealed.map_err(|e| SyncError::Protocol(format!("sealing a file: {e}")))?;
-        w.inner.flush()?;
-        w.inner.get_ref().sync_all()?;
-        Ok((hex::encode(w.sha.finalize()), w.len))
+        let (out, len, sha256) = w.finish()?;
+        out.get_ref().sync_all()?;
+        Ok((sha256, len))
     })
     .await
     .map_err(|e| SyncError::Protocol(e.to_string()))?
-}
-
-/// A writer that hashes and counts what passes through it.
-struct Hashing<W> {
-    inner: W,
-    sha: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.sha.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
 }

@@ -13,7 +13,7 @@ use tokio::io::AsyncWriteExt;
 use uuid::Uuid;
 
 use super::upload::part_sizes;
-use crate::auth::tokens::{TYPE_UPLOAD, TokenError};
+use crate::auth::tokens::{Claims, TYPE_UPLOAD, TokenError};
 use crate::blob::keys;
 use crate::db::photos::PhotoRow;
 use crate::error::{ApiError, ApiResult};
@@ -54,11 +54,18 @@ pub(crate) fn hash_mismatch() -> ApiError {
     )
 }
 
-/// The photo an upload token is for.
-async fn photo_for(state: &AppState, photo_id: Uuid, token: &str) -> ApiResult<PhotoRow> {
+/// The claims of an upload link of type `typ`, checked to be for `subject` (a photo, or a
+/// capsule's sealed files), named `what` in the refusal.
+pub(crate) fn upload_claims(
+    state: &AppState,
+    token: &str,
+    typ: &str,
+    subject: Uuid,
+    what: &str,
+) -> ApiResult<Claims> {
     let claims = state
         .tokens
-        .verify(token, TYPE_UPLOAD, state.now_ms())
+        .verify(token, typ, state.now_ms())
         .map_err(|e| {
             let msg = match e {
                 TokenError::Expired => "This upload link has expired; ask for a new one.",
@@ -66,12 +73,18 @@ async fn photo_for(state: &AppState, photo_id: Uuid, token: &str) -> ApiResult<P
             };
             ApiError::new(ErrorCode::InvalidUploadToken, msg)
         })?;
-    if claims.sid != photo_id.to_string() {
+    if claims.sid != subject.to_string() {
         return Err(ApiError::new(
             ErrorCode::InvalidUploadToken,
-            "This upload link is for another photo.",
+            format!("This upload link is for another {what}."),
         ));
     }
+    Ok(claims)
+}
+
+/// The photo an upload token is for.
+async fn photo_for(state: &AppState, photo_id: Uuid, token: &str) -> ApiResult<PhotoRow> {
+    let claims = upload_claims(state, token, TYPE_UPLOAD, photo_id, "photo")?;
     let row = state
         .db
         .photo(photo_id)

@@ -8,10 +8,10 @@ use uuid::Uuid;
 
 use crate::access;
 use crate::auth::AuthUser;
-use crate::auth::tokens::{TYPE_SEALED_UPLOAD, TokenError};
+use crate::auth::tokens::TYPE_SEALED_UPLOAD;
 use crate::blob::keys;
 use crate::error::{ApiError, ApiResult};
-use crate::photos::receive::stream_to_file;
+use crate::photos::receive::{stream_to_file, upload_claims};
 use crate::state::AppState;
 
 /// What age adds to a file: a header of a few hundred bytes and 16 bytes per 64 KiB chunk.
@@ -124,22 +124,7 @@ pub async fn receive(
     body: Body,
 ) -> ApiResult<()> {
     let file = name(file)?.file_name();
-    let claims = state
-        .tokens
-        .verify(token, TYPE_SEALED_UPLOAD, state.now_ms())
-        .map_err(|e| {
-            let msg = match e {
-                TokenError::Expired => "This upload link has expired; ask for a new one.",
-                TokenError::Invalid => "This upload link is not valid.",
-            };
-            ApiError::new(ErrorCode::InvalidUploadToken, msg)
-        })?;
-    if claims.sid != capsule_id.to_string() {
-        return Err(ApiError::new(
-            ErrorCode::InvalidUploadToken,
-            "This upload link is for another capsule.",
-        ));
-    }
+    let claims = upload_claims(state, token, TYPE_SEALED_UPLOAD, capsule_id, "capsule")?;
     let capsule = state
         .db
         .capsule(capsule_id)

@@ -6,14 +6,12 @@
 //! sealed index, its structure, its thumbnails in full); one that fails is reported to the
 //! owner and never sent. Until a key is had the capsule stays sealed and nothing is lost.
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use protocol::{PhotoState, RefusedPhoto, SealedIndex, SealedName, ThumbnailSize, ThumbnailState};
 use seal::{Beacon, EscrowKey, SealError};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::blob::keys;
@@ -476,34 +474,11 @@ fn decrypt_file(
     key: &Key,
 ) -> Result<(u64, String), SealError> {
     let input = std::io::BufReader::new(std::fs::File::open(src)?);
-    let mut out = Hashing {
-        inner: std::io::BufWriter::new(std::fs::File::create(dst)?),
-        hasher: Sha256::new(),
-        len: 0,
-    };
+    let mut out = seal::HashingWriter::new(std::io::BufWriter::new(std::fs::File::create(dst)?));
     match key {
         Key::Beacon(beacon) => seal::open_with_beacon(input, &mut out, chain, beacon)?,
         Key::Escrow(escrow) => seal::open_with_escrow(input, &mut out, escrow)?,
     }
-    out.inner.flush()?;
-    Ok((out.len, hex::encode(out.hasher.finalize())))
-}
-
-struct Hashing<W> {
-    inner: W,
-    hasher: Sha256,
-    len: u64,
-}
-
-impl<W: Write> Write for Hashing<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    let (_, len, sha256) = out.finish()?;
+    Ok((len, sha256))
 }
