@@ -15,13 +15,24 @@ need_python_module schemathesis "schemathesis==4.32.5" python3-schemathesis
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 # The test command has just built it; a lone run builds it so it never tests an old binary.
 [ "${ITC_SERVER_BUILT:-}" = 1 ] || cargo build --locked --quiet -p sync-server
+cargo build --locked --quiet -p testkit --bin drand-relay
 
 work=$(mktemp -d)
+# A drand-style relay of the run's own chain, publishing a round every 3 s, so the beacon
+# route answers from a real relay (past rounds 200, future ones 425) without the internet.
+"$target/debug/drand-relay" > "$work/relay.json" 2> "$work/relay.log" &
+relay=$!
+trap 'kill $relay 2> /dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do [ -s "$work/relay.json" ] && break; sleep 0.1; done
+chain() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/relay.json" "$1"; }
 port=$(free_port)
 "$target/debug/sync-server" --bind "127.0.0.1:$port" --data-dir "$work/data" \
-  --no-delivery-ticker --max-sign-ups-per-address 1000000 > "$work/server.log" 2>&1 &
+  --no-delivery-ticker --max-sign-ups-per-address 1000000 \
+  --drand-relays "$(chain url)" --drand-chain-hash "$(chain chain_hash)" \
+  --drand-public-key "$(chain public_key)" --drand-genesis "$(chain genesis)" \
+  --drand-period "$(chain period)" > "$work/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2> /dev/null || true; wait $server 2> /dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $server $relay 2> /dev/null || true; wait $server 2> /dev/null || true; rm -rf "$work"' EXIT
 base="http://127.0.0.1:$port"
 wait_http "$base/healthz"
 export ITC_CONFORMANCE_BASE="$base" SCHEMATHESIS_HOOKS="$PWD/sync-server/conformance/hooks.py"

@@ -210,7 +210,7 @@ pub struct PhotoResponse {
 
 /// A non-negative whole number, written as an integer or (as JSON allows, and some clients
 /// write) as a number with a zero fraction such as `1024.0`.
-fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     struct Whole;
     impl serde::de::Visitor<'_> for Whole {
         type Value = u64;

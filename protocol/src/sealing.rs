@@ -55,6 +55,7 @@ pub struct SealedItemWrite {
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{64}$"))]
     pub sha256: String,
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    #[serde(deserialize_with = "crate::photos::whole_number")]
     pub size: u64,
 }
 
@@ -82,6 +83,7 @@ pub struct SealedItem {
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{64}$"))]
     pub sha256: String,
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
+    #[serde(deserialize_with = "crate::photos::whole_number")]
     pub size: u64,
 }
 
@@ -92,6 +94,7 @@ pub struct SealedItem {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SealRequest {
+    #[serde(deserialize_with = "crate::photos::whole_number")]
     pub round: u64,
     #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-fA-F]{64}$"))]
     pub chain_hash: String,

@@ -95,8 +95,9 @@ where
                 "Send the body as JSON (Content-Type: application/json).",
             ));
         }
-        let ApiJson(v) = ApiJson::<T>::from_request(req, state).await?;
-        Ok(Self(Some(v)))
+        // JSON `null` is the body left out too.
+        let ApiJson(v) = ApiJson::<Option<T>>::from_request(req, state).await?;
+        Ok(Self(v))
     }
 }
 

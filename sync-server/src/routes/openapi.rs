@@ -78,12 +78,15 @@ pub fn document_photo_limit(doc: &mut OpenApi, max_bytes: u64) {
     let Some(components) = doc.components.as_mut() else {
         return;
     };
-    if let Some(RefOr::T(Schema::Object(photo))) = components.schemas.get_mut("PhotoWrite")
-        && let Some(RefOr::T(Schema::Object(size))) = photo.properties.get_mut("size")
-    {
-        size.maximum = Some(utoipa::Number::UInt(
-            usize::try_from(max_bytes).unwrap_or(usize::MAX),
-        ));
+    let sealed = crate::sealing::files::largest_sealed_bytes(max_bytes);
+    for (schema, max) in [("PhotoWrite", max_bytes), ("SealedItemWrite", sealed)] {
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(schema)
+            && let Some(RefOr::T(Schema::Object(size))) = o.properties.get_mut("size")
+        {
+            size.maximum = Some(utoipa::Number::UInt(
+                usize::try_from(max).unwrap_or(usize::MAX),
+            ));
+        }
     }
 }
 

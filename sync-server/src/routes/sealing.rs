@@ -41,14 +41,20 @@ async fn seal_config(State(state): State<AppState>) -> Json<SealConfig> {
 /// A round's signature of the server's drand chain, verified by the server: the key that
 /// opens files time-locked to that round. 425 before the round is published.
 #[utoipa::path(get, path = "/v1/beacon/{round}", tag = "sealing",
-    params(("round" = u64, Path, minimum = 1, description = "drand round")),
+    params(("round" = u64, Path, minimum = 1, maximum = 9223372036854775807_u64, description = "drand round")),
     responses(
-        (status = 200, body = BeaconResponse), (status = 404, body = ErrorResponse),
+        (status = 200, body = BeaconResponse), (status = 400, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 422, body = ErrorResponse),
         (status = 425, body = ErrorResponse), (status = 503, body = ErrorResponse)))]
 async fn beacon(
     State(state): State<AppState>,
     ApiPath(round): ApiPath<u64>,
 ) -> ApiResult<Json<BeaconResponse>> {
+    if round == 0 || i64::try_from(round).is_err() {
+        return Err(crate::error::ApiError::invalid(
+            "A drand round is a whole number from 1 to 9223372036854775807.",
+        ));
+    }
     let b = sealing::beacon::round(&state, round).await?;
     Ok(Json(BeaconResponse {
         round: b.round,
@@ -61,7 +67,7 @@ async fn beacon(
 #[utoipa::path(put, path = "/v1/capsules/{id}/sealed/{name}", tag = "sealing",
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Capsule id"),
-           ("name" = String, Path, description = "index.age, note.age, recipients.age, <photo id>.age, <photo id>-grid.age or <photo id>-preview.age")),
+           ("name" = String, Path, pattern = "^(index|note|recipients)\\.age$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-grid|-preview)?\\.age$", description = "index.age, note.age, recipients.age, <photo id>.age, <photo id>-grid.age or <photo id>-preview.age")),
     request_body = SealedItemWrite,
     responses(
         (status = 200, body = SealedItemResponse), (status = 400, body = ErrorResponse),
@@ -89,7 +95,7 @@ struct SealedUploadQuery {
 /// Upload a sealed file through the server (when the store has no presigned uploads).
 #[utoipa::path(put, path = "/v1/sealed-uploads/{id}/{name}", tag = "sealing",
     params(("id" = Uuid, Path, description = "Capsule id"),
-           ("name" = String, Path, description = "The sealed file's name"),
+           ("name" = String, Path, pattern = "^(index|note|recipients)\\.age$|^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(-grid|-preview)?\\.age$", description = "The sealed file's name"),
            SealedUploadQuery),
     request_body(content = String, content_type = "application/octet-stream",
                  description = "The sealed file's bytes"),

@@ -14,10 +14,14 @@ use crate::error::{ApiError, ApiResult};
 use crate::photos::receive::{stream_to_file, upload_claims};
 use crate::state::AppState;
 
-/// What age adds to a file: a header of a few hundred bytes and 16 bytes per 64 KiB chunk.
+/// The largest sealed file for photos of at most `max_photo` bytes: age adds a header of a
+/// few hundred bytes and 16 bytes per 64 KiB chunk.
+pub fn largest_sealed_bytes(max_photo: u64) -> u64 {
+    max_photo + max_photo / 4096 + 64 * 1024
+}
+
 fn largest_sealed(state: &AppState) -> u64 {
-    let photo = state.settings.storage.max_photo_bytes;
-    photo + photo / 4096 + 64 * 1024
+    largest_sealed_bytes(state.settings.storage.max_photo_bytes)
 }
 
 /// A sealed file's name, checked.
