@@ -462,12 +462,21 @@ test("a capsule made on one computer opens on its date and is there on another",
 
     const out = join(WORK, "export");
     mkdirSync(out);
-    const exported = await invoke<{ written: string[]; failed: unknown[] }>(a, "export_originals", {
-      capsuleId: summer,
-      folder: out,
-    });
+    const exported = await invoke<{ written: string[]; failed: unknown[]; gallery: string | null }>(
+      a,
+      "export_originals",
+      { capsuleId: summer, folder: out },
+    );
     assert.equal(exported.failed.length, 0);
-    assert.deepEqual(readdirSync(out).sort(), photoFiles().map((f) => f.split("/").pop()).sort());
+    // The originals, and index.html to look through them in a browser.
+    assert.deepEqual(
+      readdirSync(out).sort(),
+      [...photoFiles().map((f) => f.split("/").pop()), "index.html"].sort(),
+    );
+    assert.equal(exported.gallery, join(out, "index.html"));
+    const page = readFileSync(join(out, "index.html"), "utf8");
+    assert.match(page, /<h1>Summer/);
+    assert.doesNotMatch(page, /<script/);
   });
 
   await step("every recipient's email arrived with the photos inline and a link", async () => {
