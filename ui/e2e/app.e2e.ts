@@ -143,6 +143,11 @@ async function dragOnto(b: Browser, files: string[]): Promise<boolean> {
     await b.pause(300);
     const overlay = await b.execute(() => document.querySelector(".overlay") !== null);
     mouse("mouseup", 1);
+    // The window asks the source for the files after the button is up: the source must
+    // live until the drop is done (the overlay goes), or the drop arrives empty.
+    await b
+      .waitUntil(async () => b.execute(() => document.querySelector(".overlay") === null), { timeout: 10_000 })
+      .catch(() => undefined);
     return overlay;
   } finally {
     source.kill();
