@@ -16,6 +16,32 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views;
 
+/// The open date of a draft about to be sealed, either way (by the server or with a
+/// device's files): set, and at least the minimum lead from `now`.
+pub(crate) fn sealable_open_at(
+    state: &AppState,
+    row: &CapsuleRow,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ApiResult<i64> {
+    let Some(open_at) = row.open_at else {
+        return Err(ApiError::new(
+            ErrorCode::OpenAtMissing,
+            "Pick an open date before sealing.",
+        ));
+    };
+    let lead = chrono::Duration::from_std(state.settings.limits.min_lead).unwrap_or_default();
+    if open_at < to_ms(now + lead) {
+        return Err(ApiError::new(
+            ErrorCode::OpenAtTooSoon,
+            format!(
+                "The open date must be at least {} from now.",
+                humantime::format_duration(state.settings.limits.min_lead)
+            ),
+        ));
+    }
+    Ok(open_at)
+}
+
 /// Checks and normalises the editable fields of a draft (the rules live in `protocol`,
 /// shared with the desktop).
 pub fn validate(state: &AppState, w: &CapsuleWrite) -> ApiResult<CapsuleFields> {
@@ -140,22 +166,7 @@ pub async fn seal(
     {
         return Err(version_conflict(row.version));
     }
-    let Some(open_at) = row.open_at else {
-        return Err(ApiError::new(
-            ErrorCode::OpenAtMissing,
-            "Pick an open date before sealing.",
-        ));
-    };
-    let lead = chrono::Duration::from_std(state.settings.limits.min_lead).unwrap_or_default();
-    if open_at < to_ms(now + lead) {
-        return Err(ApiError::new(
-            ErrorCode::OpenAtTooSoon,
-            format!(
-                "The open date must be at least {} from now.",
-                humantime::format_duration(state.settings.limits.min_lead)
-            ),
-        ));
-    }
+    sealable_open_at(state, &row, now)?;
     if row.photo_count == 0 && row.note.trim().is_empty() {
         return Err(ApiError::new(
             ErrorCode::CapsuleEmpty,

@@ -135,23 +135,8 @@ pub async fn seal(
             Err(ApiError::sealed())
         };
     }
-    let Some(open_at) = row.open_at else {
-        return Err(ApiError::new(
-            ErrorCode::OpenAtMissing,
-            "Pick an open date before sealing.",
-        ));
-    };
     let now = state.clock.now();
-    let lead = chrono::Duration::from_std(state.settings.limits.min_lead).unwrap_or_default();
-    if open_at < to_ms(now + lead) {
-        return Err(ApiError::new(
-            ErrorCode::OpenAtTooSoon,
-            format!(
-                "The open date must be at least {} from now.",
-                humantime::format_duration(state.settings.limits.min_lead)
-            ),
-        ));
-    }
+    let open_at = crate::capsules::sealable_open_at(state, &row, now)?;
     let chain = &state.settings.seal.chain;
     let due = chain.round_at(crate::clock::from_ms(open_at));
     if req.round != due {
