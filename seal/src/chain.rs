@@ -101,6 +101,31 @@ impl Chain {
         u64::try_from(since).unwrap_or(0) / self.period + 1
     }
 
+    /// A chain from its `/info` document (as [`info_json`](Self::info_json) writes it and
+    /// relays serve it), checked like [`new`](Self::new). A document that pairs one
+    /// chain's hash with another's key gains nothing: files open only with a signature
+    /// under the key they were locked to.
+    pub fn from_info_json(info: &serde_json::Value) -> Result<Self, SealError> {
+        let text = |k: &str| {
+            info.get(k)
+                .and_then(serde_json::Value::as_str)
+                .ok_or_else(|| SealError::Invalid(format!("chain info lacks {k}")))
+        };
+        let number = |k: &str| {
+            info.get(k)
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| SealError::Invalid(format!("chain info lacks {k}")))
+        };
+        let period = u64::try_from(number("period")?)
+            .map_err(|_| SealError::Invalid("a chain's period is at least a second".into()))?;
+        Self::new(
+            text("hash")?,
+            text("public_key")?,
+            number("genesis_time")?,
+            period,
+        )
+    }
+
     /// The chain's `/info` document, as a drand relay serves it.
     pub fn info_json(&self) -> serde_json::Value {
         serde_json::json!({
@@ -143,5 +168,15 @@ mod tests {
             c.current_round(t - chrono::Duration::seconds(1)),
             12_345_677
         );
+    }
+
+    #[test]
+    fn a_chain_reads_back_from_its_info_document() {
+        let c = Chain::quicknet();
+        assert_eq!(Chain::from_info_json(&c.info_json()).expect("info"), c);
+        let mut bad = c.info_json();
+        bad["period"] = serde_json::json!(0);
+        assert!(Chain::from_info_json(&bad).is_err());
+        assert!(Chain::from_info_json(&serde_json::json!({"hash": "00"})).is_err());
     }
 }
