@@ -12,11 +12,12 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::clock::{Clock, SystemClock};
-use crate::error::CommandError;
+use crate::error::{AppCode, CommandError};
 use crate::export::{ExportProgress, ExportReport, export_originals};
 use crate::import::{CancelToken, CapsuleImport, ImportProgress};
 use crate::library::Library;
 use crate::lock::LibraryLock;
+use crate::sealed::{Drand, OpenOutcome, open_due_here};
 use crate::sync::{SyncEngine, SyncReport};
 use crate::tokens::TokenStore;
 use crate::unlock::{Notifier, UnlockWatcher};
@@ -50,6 +51,8 @@ pub struct Desktop {
     pub watcher: Arc<UnlockWatcher>,
     pub clock: Arc<dyn Clock>,
     pub data_dir: PathBuf,
+    /// The drand chain capsules sealed on this computer are locked to, and its relays.
+    pub drand: Drand,
     _lock: LibraryLock,
 }
 
@@ -65,9 +68,11 @@ type Result<T> = std::result::Result<T, CommandError>;
 
 impl Desktop {
     /// Opens (and creates) the library in `data_dir` for `program` (how a second program
-    /// is told who has it), with the system clock and the OS keyring. Nothing runs until
-    /// the caller runs the engine or the watcher.
+    /// is told who has it), with the system clock, the OS keyring, and the drand chain of
+    /// the environment ([`Drand::from_env`]). Nothing runs until the caller runs the engine
+    /// or the watcher.
     pub fn open(data_dir: &Path, program: &str, notifier: Arc<dyn Notifier>) -> Result<Self> {
+        let drand = Drand::from_env().map_err(|e| CommandError::new(AppCode::Invalid, e))?;
         let lock = LibraryLock::acquire(data_dir, program)?;
         let lib = Arc::new(Library::open(data_dir)?);
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -77,13 +82,16 @@ impl Desktop {
             TokenStore::system(data_dir),
             device_name(),
         )?;
-        let watcher = Arc::new(UnlockWatcher::new(lib.clone(), clock.clone(), notifier));
+        let watcher = Arc::new(
+            UnlockWatcher::new(lib.clone(), clock.clone(), notifier).with_drand(drand.clone()),
+        );
         Ok(Self {
             lib,
             engine,
             watcher,
             clock,
             data_dir: data_dir.to_owned(),
+            drand,
             _lock: lock,
         })
     }
@@ -150,8 +158,23 @@ impl Desktop {
 
     /// [`seal`](Self::seal); with `time_lock_only`, a capsule sealed with an account can be
     /// opened by the drand beacon of its date alone, not by the server's escrow key.
+    /// Without an account it is sealed on this computer at once (time lock only: there is
+    /// no server to hold a key): encrypted, its readable copies removed, and opened here
+    /// by the beacon of its date.
     pub fn seal_with(&self, id: Uuid, time_lock_only: bool) -> Result<CapsuleDetail> {
-        self.lib.seal_with(id, self.clock.now(), time_lock_only)?;
+        if self.engine.account().is_none() {
+            self.lib.seal_here(id, self.clock.now(), &self.drand)?;
+        } else {
+            self.lib.seal_with(id, self.clock.now(), time_lock_only)?;
+        }
+        self.capsule(id)
+    }
+
+    /// Takes back a sealed capsule's folder (as "export" writes it for a sealed capsule):
+    /// it joins the library sealed, and opens on this computer on its date.
+    pub fn import_sealed(&self, folder: &Path) -> Result<CapsuleDetail> {
+        let id = self.lib.import_sealed(folder, self.clock.now())?;
+        self.watcher.wake();
         self.capsule(id)
     }
 
@@ -194,6 +217,12 @@ impl Desktop {
         cancel: &CancelToken,
     ) -> Result<ExportReport> {
         Ok(export_originals(&self.engine, capsule_id, dir, progress, cancel).await?)
+    }
+
+    /// Opens the capsules sealed on this computer whose date has come and whose round drand
+    /// has published; answers what became of each one due.
+    pub async fn open_due_here(&self) -> Vec<(Uuid, OpenOutcome)> {
+        open_due_here(&self.lib, &self.drand, self.clock.now()).await
     }
 
     /// One sync pass now, with everything waiting made due.

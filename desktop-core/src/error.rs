@@ -7,6 +7,7 @@ use serde::Serialize;
 use crate::drafts::DraftError;
 use crate::library::LibraryError;
 use crate::lock::LockError;
+use crate::sealed::SealedError;
 use crate::sync::SyncError;
 
 /// What went wrong on this computer, or with reaching the server, as a program switches
@@ -166,6 +167,23 @@ impl From<DraftError> for CommandError {
 impl From<LibraryError> for CommandError {
     fn from(e: LibraryError) -> Self {
         Self::storage(&e)
+    }
+}
+
+impl From<SealedError> for CommandError {
+    fn from(e: SealedError) -> Self {
+        match e {
+            SealedError::Draft(d) => Self::from(d),
+            SealedError::MissingPhoto(_) => Self::new(AppCode::NotFound, e.to_string()),
+            SealedError::Damaged { .. } => Self::new(AppCode::Corrupt, e.to_string()),
+            SealedError::NotSealedFolder(_) => Self::new(AppCode::Invalid, e.to_string()),
+            SealedError::AlreadyHere => Self::new(AppCode::Invalid, e.to_string()),
+            SealedError::Seal(s) => {
+                tracing::warn!(error = %s, "a seal could not be made or read");
+                Self::new(AppCode::Corrupt, format!("The capsule's sealed files: {s}"))
+            }
+            SealedError::Io(io) => Self::storage(&LibraryError::Io(io)),
+        }
     }
 }
 

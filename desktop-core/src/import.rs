@@ -216,7 +216,8 @@ fn import_one(library: &Library, path: &Path) -> Result<ImportedPhoto, ImportFai
     })
 }
 
-fn copy_hashing(src: &Path, dest: &Path) -> std::io::Result<(String, u64)> {
+/// Copies `src` to `dest` (synced); answers the SHA-256 and size of what was copied.
+pub(crate) fn copy_hashing(src: &Path, dest: &Path) -> std::io::Result<(String, u64)> {
     let mut input = File::open(src)?;
     let mut out = File::create(dest)?;
     let mut hasher = Sha256::new();
@@ -242,7 +243,8 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 }
 
 /// Renames a finished file to its final name.
-fn place(from: &Path, to: &Path) -> Result<(), LibraryError> {
+/// Moves a finished file to its final name, making its folder.
+pub(crate) fn place(from: &Path, to: &Path) -> Result<(), LibraryError> {
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir)?;
     }

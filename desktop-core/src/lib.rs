@@ -12,6 +12,7 @@ pub mod import;
 pub mod library;
 pub mod lock;
 mod outbox;
+pub mod sealed;
 pub mod settings;
 pub mod sync;
 pub mod thumbs;
@@ -30,6 +31,7 @@ pub use import::{
 };
 pub use library::{Library, LibraryError, PhotoRecord, ThumbSize};
 pub use lock::{LibraryLock, LockError};
+pub use sealed::{Drand, Manifest, OpenOutcome, SealedError, open_due_here};
 pub use settings::Settings;
 pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState, Timeouts};
 pub use thumbs::{Made, Thumbnails};

@@ -134,6 +134,11 @@ const MIGRATIONS: &[&str] = &[
     "ALTER TABLE capsules ADD COLUMN seal_time_lock_only INTEGER NOT NULL DEFAULT 0;",
     // How the server says a sealed capsule is locked (JSON: round, chain, escrow).
     "ALTER TABLE capsules ADD COLUMN seal_lock TEXT;",
+    // A capsule sealed on this computer only (or taken back from a sealed folder): its
+    // files are in its sealed folder and this device opens them with the beacon; and why
+    // one whose date has come has not opened yet.
+    "ALTER TABLE capsules ADD COLUMN sealed_here INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE capsules ADD COLUMN open_wait TEXT;",
 ];
 
 /// The two thumbnails every photo gets.
@@ -199,6 +204,9 @@ impl Library {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // What a seal takes out (a note, addresses) is overwritten, not just unlinked, so
+        // the database file keeps none of a sealed capsule's words.
+        conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         migrate(&mut conn)?;
         Ok(Self {
@@ -216,6 +224,15 @@ impl Library {
     /// Changes each time something is queued for the server.
     pub fn watch_queue(&self) -> tokio::sync::watch::Receiver<u64> {
         self.queued.subscribe()
+    }
+
+    /// Moves everything the write-ahead log holds into the database and empties the log:
+    /// after a seal, the log's older page images (which held the note and the recipients)
+    /// are gone from disk, not only superseded.
+    pub(crate) fn scrub(&self) -> Result<(), LibraryError> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// The library folder.

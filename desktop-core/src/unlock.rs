@@ -13,6 +13,7 @@ use uuid::Uuid;
 use crate::clock::Clock;
 use crate::drafts::{from_ms, ms};
 use crate::library::{Library, LibraryError};
+use crate::sealed::{Drand, OpenOutcome, open_due_here};
 use crate::sync::SyncEngine;
 
 /// Capsules that opened longer ago than this are not announced (a new device pulling an
@@ -21,6 +22,9 @@ const ANNOUNCE_WINDOW: chrono::Duration = chrono::Duration::days(30);
 /// The watcher looks again at least this often, so a clock change or a capsule sealed
 /// meanwhile is noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
+/// How soon a capsule sealed here whose date has come is tried again (drand publishes
+/// the round up to one period after the date; offline, a relay may answer any time).
+const RETRY_HERE: Duration = Duration::from_secs(10);
 
 /// Shows a notification.
 pub trait Notifier: Send + Sync + 'static {
@@ -114,6 +118,9 @@ pub struct UnlockWatcher {
     notifier: Arc<dyn Notifier>,
     wake: tokio::sync::Notify,
     listener: std::sync::Mutex<Option<Listener>>,
+    /// Where rounds come from for capsules sealed on this computer; none: they are not
+    /// opened here (tests of the announcements alone).
+    drand: Option<Drand>,
 }
 
 impl std::fmt::Debug for UnlockWatcher {
@@ -132,7 +139,15 @@ impl UnlockWatcher {
             notifier,
             wake: tokio::sync::Notify::new(),
             listener: std::sync::Mutex::new(None),
+            drand: None,
         }
+    }
+
+    /// Opens capsules sealed on this computer when their round is published, fetching it
+    /// from `drand`'s relays.
+    pub fn with_drand(mut self, drand: Drand) -> Self {
+        self.drand = Some(drand);
+        self
     }
 
     /// Calls `f` for every capsule as its opening is announced (the shell tells the window),
@@ -141,19 +156,23 @@ impl UnlockWatcher {
         *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
     }
 
-    /// The next open date of a capsule not yet announced.
+    /// The next open date of a capsule not yet announced (a capsule sealed here whose date
+    /// has passed waits for its beacon, not for the clock).
     pub fn next_open_at(&self) -> Result<Option<DateTime<Utc>>, LibraryError> {
         let next: Option<i64> = self.lib.conn().query_row(
             "SELECT MIN(open_at) FROM capsules WHERE state IN ('sealed', 'opened') \
-             AND notified_at IS NULL AND open_at IS NOT NULL",
-            [],
+             AND notified_at IS NULL AND open_at IS NOT NULL \
+             AND NOT (state = 'sealed' AND sealed_here = 1 AND open_at <= ?1)",
+            params![ms(self.clock.now())],
             |r| r.get(0),
         )?;
         Ok(next.map(from_ms))
     }
 
     /// Announces every capsule whose open date has passed and that was not announced yet;
-    /// answers them. Each is recorded before the next, so none is announced twice.
+    /// answers them. Each is recorded before the next, so none is announced twice. A
+    /// capsule sealed on this computer is announced once it has opened, not at its date:
+    /// the clock alone opens nothing.
     pub fn fire_due(&self) -> Result<Vec<Unlocked>, LibraryError> {
         let now = self.clock.now();
         let due: Vec<Unlocked> = {
@@ -161,7 +180,7 @@ impl UnlockWatcher {
             let mut stmt = conn.prepare(
                 "SELECT id, title, open_at FROM capsules WHERE state IN ('sealed', 'opened') \
                  AND notified_at IS NULL AND open_at IS NOT NULL AND open_at <= ?1 \
-                 ORDER BY open_at",
+                 AND NOT (state = 'sealed' AND sealed_here = 1) ORDER BY open_at",
             )?;
             stmt.query_map(params![ms(now)], |r| {
                 Ok((
@@ -230,6 +249,15 @@ impl UnlockWatcher {
         // A seal is queued for the server: its open date is new to the watcher too.
         let mut queued = self.lib.watch_queue();
         loop {
+            let mut waiting_here = false;
+            if let Some(drand) = &self.drand {
+                for (id, outcome) in open_due_here(&self.lib, drand, self.clock.now()).await {
+                    waiting_here |= outcome != OpenOutcome::Opened;
+                    if let Some(e) = &engine {
+                        e.changed(id);
+                    }
+                }
+            }
             let me = self.clone();
             let fired = tokio::task::spawn_blocking(move || me.fire_due()).await;
             match fired {
@@ -250,6 +278,11 @@ impl UnlockWatcher {
                     .unwrap_or(Duration::ZERO)
                     .min(MAX_SLEEP),
                 _ => MAX_SLEEP,
+            };
+            let wait = if waiting_here {
+                wait.min(RETRY_HERE)
+            } else {
+                wait
             };
             tokio::select! {
                 () = self.wake.notified() => {}

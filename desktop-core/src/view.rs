@@ -87,6 +87,10 @@ pub struct CapsuleDetail {
     pub lock: Option<protocol::CapsuleLock>,
     /// The person chose the time lock alone when sealing here (before the server confirms).
     pub time_lock_only: bool,
+    /// Sealed on this computer (no server has it): this device opens it with the beacon.
+    pub sealed_here: bool,
+    /// Why a capsule sealed here whose date has come has not opened yet.
+    pub waiting_for: Option<String>,
 }
 
 /// What only this device knows of a capsule's display.
@@ -96,6 +100,8 @@ struct Extras {
     deliveries: Option<Vec<RecipientDelivery>>,
     lock: Option<protocol::CapsuleLock>,
     time_lock_only: bool,
+    sealed_here: bool,
+    waiting_for: Option<String>,
 }
 
 /// The fields of a capsule row the list needs.
@@ -214,8 +220,8 @@ impl Library {
         let row = self
             .conn()
             .query_row(
-                "SELECT revealed_at, notified_at, deliveries, seal_lock, seal_time_lock_only \
-                 FROM capsules WHERE id = ?1",
+                "SELECT revealed_at, notified_at, deliveries, seal_lock, seal_time_lock_only, \
+                 sealed_here, open_wait FROM capsules WHERE id = ?1",
                 params![id.to_string()],
                 |r| {
                     Ok((
@@ -224,6 +230,8 @@ impl Library {
                         r.get::<_, Option<String>>(2)?,
                         r.get::<_, Option<String>>(3)?,
                         r.get::<_, bool>(4)?,
+                        r.get::<_, bool>(5)?,
+                        r.get::<_, Option<String>>(6)?,
                     ))
                 },
             )
@@ -235,6 +243,8 @@ impl Library {
             deliveries: row.2.and_then(|j| serde_json::from_str(&j).ok()),
             lock: row.3.and_then(|j| serde_json::from_str(&j).ok()),
             time_lock_only: row.4,
+            sealed_here: row.5,
+            waiting_for: row.6,
         })
     }
 
@@ -293,6 +303,8 @@ pub fn capsule_detail(engine: &SyncEngine, id: Uuid) -> Result<CapsuleDetail, Sy
         deliveries,
         lock,
         time_lock_only,
+        sealed_here,
+        waiting_for,
     } = lib.display_extras(id)?;
     let shas: Vec<&str> = d.photos.iter().map(|p| p.sha256.as_str()).collect();
     let dims = lib.dimensions(&shas)?;
@@ -335,6 +347,8 @@ pub fn capsule_detail(engine: &SyncEngine, id: Uuid) -> Result<CapsuleDetail, Sy
         deliveries,
         lock,
         time_lock_only,
+        sealed_here,
+        waiting_for,
     })
 }
 

@@ -358,11 +358,27 @@ fn usage_mistakes_and_bad_input_get_their_exit_codes_and_sentences() {
     assert_eq!(sealed.code, 1, "an empty capsule cannot be sealed");
     assert!(sealed.stderr.contains("Add a photo"), "{}", sealed.stderr);
     run(itc(&lib).args(["capsule", "edit", id, "--note", "A note"])).ok();
-    let time_lock = run(itc(&lib).args(["capsule", "seal", id, "--yes", "--time-lock-only"]));
-    assert_eq!(time_lock.code, 1, "the time lock alone needs an account");
-    assert!(time_lock.stderr.contains("log in"), "{}", time_lock.stderr);
-    let sealed = run(itc(&lib).args(["capsule", "seal", id, "--yes"])).ok();
+    // Without an account every seal is the time lock alone, made here at once.
+    let sealed = run(itc(&lib).args(["capsule", "seal", id, "--yes", "--time-lock-only"])).ok();
     assert!(sealed.stdout.contains("not logged in"), "{}", sealed.stdout);
+    assert!(sealed.stdout.contains("time-locked"), "{}", sealed.stdout);
+
+    // Its sealed folder, exported, is taken back by another library.
+    let exported = root.path().join("exported");
+    std::fs::create_dir_all(&exported).expect("export folder");
+    run(itc(&lib).args(["capsule", "export", id]).arg(&exported)).ok();
+    let folder = std::fs::read_dir(&exported)
+        .expect("export folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.join("manifest.json").is_file())
+        .expect("a sealed folder");
+    let other = root.path().join("other");
+    let back = run(itc(&other).args(["capsule", "import-sealed"]).arg(&folder)).ok();
+    assert!(back.stdout.contains("Took back"), "{}", back.stdout);
+    let again = run(itc(&other).args(["capsule", "import-sealed"]).arg(&folder));
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("already"), "{}", again.stderr);
     let sync = run(itc(&lib).arg("sync"));
     assert_eq!(sync.code, 1, "{}", sync.stderr);
     assert!(sync.stderr.contains("Log in"), "{}", sync.stderr);

@@ -8,7 +8,7 @@ use chrono::Utc;
 use desktop_core::{SyncError, SyncState, ThumbSize};
 use protocol::{CapsuleState, CapsuleWrite};
 use sha2::{Digest, Sha256};
-use support::{Device, PASSWORD, Server, add_photos, big_photo, photo, two_devices};
+use support::{Device, PASSWORD, Server, add_photos, big_photo, chain_flags, photo, two_devices};
 
 fn fields(title: &str, note: &str) -> CapsuleWrite {
     support::draft_fields(title, note, &["ann@example.com"])
@@ -557,26 +557,11 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
     let local = testkit::beacon::LocalChain::new(Utc::now().timestamp() - 1_000, 1);
     let relay = testkit::beacon::Relay::start(local.clone());
     let chain = &local.chain;
-    let info = chain.info_json();
-    let (hash, key) = (
-        chain.hash_hex(),
-        info["public_key"].as_str().expect("key").to_owned(),
-    );
-    let (genesis, period) = (chain.genesis.to_string(), chain.period.to_string());
-    let relay_url = relay.url();
-    let server = Server::start_with(&[
-        "--drand-chain-hash",
-        &hash,
-        "--drand-public-key",
-        &key,
-        "--drand-genesis",
-        &genesis,
-        "--drand-period",
-        &period,
-        "--drand-relays",
-        &relay_url,
-    ])
-    .await;
+    let hash = chain.hash_hex();
+    let mut flags = chain_flags(chain);
+    flags.extend(["--drand-relays".to_owned(), relay.url()]);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let server = Server::start_with(&flags).await;
     let a = Device::open(&tmp.path().join("a"));
     a.engine
         .sign_up(&server.url, &email(), PASSWORD)

@@ -4,35 +4,20 @@
 //! chose the time lock alone, sends them, and asks the server to seal with them. From then
 //! on the server holds only ciphertext until the round is published.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use protocol::{
-    CapsuleResponse, CapsuleState, SealConfig, SealRequest, SealedIndex, SealedItem,
-    SealedItemResponse, SealedItemWrite, SealedName, SealedPhoto,
+    CapsuleResponse, CapsuleState, SealConfig, SealRequest, SealedItem, SealedItemResponse,
+    SealedItemWrite, SealedName,
 };
 use reqwest::Method;
 use uuid::Uuid;
 
 use super::error::SyncError;
 use super::{SyncEngine, api, store, transfer};
-use crate::drafts::from_ms;
-use crate::library::ThumbSize;
-
-/// A file's plaintext: a file on disk (photos stream from it) or bytes made here.
-enum Plain {
-    File(PathBuf),
-    Bytes(Vec<u8>),
-}
-
-/// What the seal locks the files to.
-#[derive(Clone)]
-struct Lock {
-    chain: seal::Chain,
-    round: u64,
-    escrow: Option<seal::EscrowPublic>,
-}
+use crate::sealed::{self, Lock, Manifest, Plain, SealedError};
 
 impl SyncEngine {
     /// Seals on the server with files encrypted here; once it confirms, this device
@@ -54,6 +39,9 @@ impl SyncEngine {
         .map_err(|e| SyncError::Protocol(format!("the server's drand chain: {e}")))?;
         let local = store::local_capsule(&self.lib.conn(), id)?
             .ok_or_else(|| SyncError::Refused("This capsule is no longer here.".into()))?;
+        if store::is_sealed_here(&self.lib.conn(), id)? {
+            return self.send_sealed_here(id, &chain).await;
+        }
         let (photos, time_lock_only) = store::sealing_contents(&self.lib.conn(), id)?;
         let open_at = local
             .fields
@@ -71,55 +59,23 @@ impl SyncEngine {
             chain,
             escrow,
         };
-
-        let mut files: Vec<(SealedName, Plain)> = Vec::new();
-        let mut index = SealedIndex {
-            version: 1,
-            photos: Vec::new(),
-        };
+        let photo_count = u32::try_from(photos.len()).unwrap_or(u32::MAX);
+        let mut with_paths = Vec::with_capacity(photos.len());
         for (pid, sha256, file_name) in photos {
             let original = self.original(id, pid).await?;
-            let rec = self
-                .lib
-                .photo(&sha256)?
-                .ok_or(SyncError::PhotoFileMissing)?;
-            let grid = self.lib.thumbnail_path(&sha256, ThumbSize::Grid);
-            let preview = self.lib.thumbnail_path(&sha256, ThumbSize::Preview);
-            let thumbnails = grid.is_file() && preview.is_file();
-            index.photos.push(SealedPhoto {
-                id: pid,
-                sha256,
-                size: rec.size,
-                content_type: rec.content_type,
-                file_name,
-                taken_at: rec.taken_at.map(from_ms),
-                width: rec.width,
-                height: rec.height,
-                thumbnails,
-            });
-            files.push((SealedName::Original(pid), Plain::File(original)));
-            if thumbnails {
-                files.push((SealedName::Grid(pid), Plain::File(grid)));
-                files.push((SealedName::Preview(pid), Plain::File(preview)));
-            }
+            with_paths.push((pid, sha256, file_name, original));
         }
-        let json = |e: serde_json::Error| SyncError::Protocol(e.to_string());
-        files.push((
-            SealedName::Index,
-            Plain::Bytes(serde_json::to_vec(&index).map_err(json)?),
-        ));
-        files.push((
-            SealedName::Note,
-            Plain::Bytes(local.fields.note.clone().into_bytes()),
-        ));
-        files.push((
-            SealedName::Recipients,
-            Plain::Bytes(serde_json::to_vec(&local.fields.recipients).map_err(json)?),
-        ));
+        let files = sealed::plain_files(
+            &self.lib,
+            with_paths,
+            &local.fields.note,
+            &local.fields.recipients,
+        )
+        .map_err(sealing_failed)?;
 
         let work = self.lib.incoming();
         tokio::fs::create_dir_all(&work).await?;
-        let sealed = async {
+        let sending = async {
             let items = self.send_sealed(id, &work, files, &lock).await?;
             let request = SealRequest {
                 round: lock.round,
@@ -136,7 +92,7 @@ impl SyncEngine {
             let c: CapsuleResponse = api::json(res).await?;
             Ok::<_, SyncError>((c, request.items))
         };
-        let (c, items) = match sealed.await {
+        let (c, items) = match sending.await {
             Ok(done) => done,
             Err(e) => {
                 // Ciphertext, but a retry encrypts afresh: these copies have no use.
@@ -144,45 +100,99 @@ impl SyncEngine {
                 return Err(e);
             }
         };
-        let manifest = serde_json::json!({
-            "capsule": id,
-            "title": local.fields.title,
-            "open_at": open_at,
-            "format": "age v1, tlock stanza (drand)",
-            "round": lock.round,
-            "round_time": lock.chain.round_time(lock.round),
-            "chain": lock.chain.info_json(),
-            "relays": config.relays,
-            "escrow": lock.escrow.is_some(),
-            "files": items,
-        });
-        let readme = readme(&local.fields.title, &lock, &config);
-        self.keep_sealed(&work, id, &manifest, &readme).await;
+        let about = sealed::About {
+            id,
+            title: &local.fields.title,
+            open_at,
+            time_zone: &local.fields.time_zone,
+            photo_count,
+            sealed_at: self.clock.now(),
+        };
+        let manifest = Manifest::new(&about, &lock, &config.relays, items);
+        let readme = sealed::readme(&local.fields.title, &lock, &config.relays);
+        let dest = self.lib.sealed_dir(id);
+        let kept = tokio::task::spawn_blocking(move || {
+            sealed::write_kept(&work, &dest, &manifest, &readme).inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&work);
+            })
+        })
+        .await;
+        // Failing here loses only this device's copy (the server holds the files).
+        if !matches!(kept, Ok(Ok(()))) {
+            tracing::warn!(capsule_id = %id, "the sealed files were sent but not kept here");
+        }
         self.apply_one(&c.capsule)?;
         Ok(())
     }
 
-    /// Keeps the sent files as the capsule's sealed copy, with what opening them needs.
-    /// Failing here loses only that copy (the server holds the files), so it is logged.
-    async fn keep_sealed(&self, work: &Path, id: Uuid, manifest: &serde_json::Value, readme: &str) {
-        let dest = self.lib.sealed_dir(id);
-        let kept = async {
-            tokio::fs::write(
-                work.join("manifest.json"),
-                serde_json::to_vec_pretty(manifest).unwrap_or_default(),
+    /// Sends a capsule sealed on this computer before there was an account: its files as
+    /// they are (time lock only), if the server's chain is the one they are locked to.
+    async fn send_sealed_here(
+        &self,
+        id: Uuid,
+        server_chain: &seal::Chain,
+    ) -> Result<(), SyncError> {
+        let dir = self.lib.sealed_dir(id);
+        let manifest = Manifest::read(&dir).map_err(sealing_failed)?;
+        let chain = manifest.chain().map_err(sealing_failed)?;
+        if chain.hash != server_chain.hash {
+            return Err(SyncError::Refused(
+                "It was sealed on this computer to another drand chain than the server's, so it \
+                 stays here and opens on this computer on its date."
+                    .into(),
+            ));
+        }
+        let mut items = Vec::with_capacity(manifest.files.len());
+        for f in &manifest.files {
+            self.send_one(id, &dir.join(&f.name), &f.name, &f.sha256, f.size)
+                .await?;
+            items.push(f.clone());
+        }
+        let request = SealRequest {
+            round: manifest.round,
+            chain_hash: chain.hash_hex(),
+            escrow: manifest.escrow,
+            items,
+        };
+        let res = self
+            .api
+            .send(Method::POST, &format!("/v1/capsules/{id}/seal"), |r| {
+                r.json(&request)
+            })
+            .await?;
+        let c: CapsuleResponse = api::json(res).await?;
+        // From here the server opens it; this device keeps the folder as its copy.
+        self.apply_one(&c.capsule)?;
+        Ok(())
+    }
+
+    /// Declares one sealed file and sends it if the server asks for it.
+    async fn send_one(
+        &self,
+        id: Uuid,
+        path: &Path,
+        file: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<(), SyncError> {
+        let declare = SealedItemWrite {
+            sha256: sha256.to_owned(),
+            size,
+        };
+        let res = self
+            .api
+            .send(
+                Method::PUT,
+                &format!("/v1/capsules/{id}/sealed/{file}"),
+                |r| r.json(&declare),
             )
             .await?;
-            tokio::fs::write(work.join("README.txt"), readme).await?;
-            if let Some(parent) = dest.parent() {
-                tokio::fs::create_dir_all(parent).await?;
-            }
-            let _ = tokio::fs::remove_dir_all(&dest).await;
-            tokio::fs::rename(work, &dest).await
-        };
-        if let Err(e) = kept.await {
-            tracing::warn!(capsule_id = %id, error = %e, "the sealed files were sent but not kept here");
-            let _ = tokio::fs::remove_dir_all(work).await;
+        let declared: SealedItemResponse = api::json(res).await?;
+        if let Some(target) = declared.upload {
+            let quiet = Arc::new(AtomicU64::new(0));
+            transfer::upload(&self.api.http, &target, path, size, quiet).await?;
         }
+        Ok(())
     }
 
     /// Encrypts each file into `work`, declares it and sends it when the server asks.
@@ -198,23 +208,7 @@ impl SyncEngine {
             let file = name.file_name();
             let dest = work.join(&file);
             let (sha256, size) = encrypt(plain, dest.clone(), lock.clone()).await?;
-            let declare = SealedItemWrite {
-                sha256: sha256.clone(),
-                size,
-            };
-            let res = self
-                .api
-                .send(
-                    Method::PUT,
-                    &format!("/v1/capsules/{id}/sealed/{file}"),
-                    |r| r.json(&declare),
-                )
-                .await?;
-            let declared: SealedItemResponse = api::json(res).await?;
-            if let Some(target) = declared.upload {
-                let quiet = Arc::new(AtomicU64::new(0));
-                transfer::upload(&self.api.http, &target, &dest, size, quiet).await?;
-            }
+            self.send_one(id, &dest, &file, &sha256, size).await?;
             items.push(SealedItem {
                 name: file,
                 sha256,
@@ -225,62 +219,24 @@ impl SyncEngine {
     }
 }
 
-/// How to open the files on the date without this app.
-fn readme(title: &str, lock: &Lock, config: &SealConfig) -> String {
-    let hash = lock.chain.hash_hex();
-    let relay = config
-        .relays
-        .first()
-        .map_or("https://api.drand.sh", String::as_str);
-    format!(
-        "The time capsule \"{title}\", sealed with Image Time Capsule.\n\n\
-         It opens at {when} (UTC), when the drand network publishes round {round} of its chain\n\
-         {hash}.\n\
-         Before that nobody can open these files: not you, not us.\n\n\
-         Each .age file is an age v1 file (https://age-encryption.org) time-locked with drand's\n\
-         tlock. On the date, they open without Image Time Capsule, for example:\n\n\
-         - in a browser at https://timevault.drand.love (drand's tlock-js): load a file, decrypt;\n\
-         - with drand's `tle` (https://github.com/drand/tlock):\n\
-           tle --decrypt --network {relay} --chain {hash} --output note.txt note.age\n\n\
-         The files: index.age lists the photos (JSON: id, file name, type, date taken);\n\
-         <id>.age is a photo's original, <id>-grid.age and <id>-preview.age its small and\n\
-         large thumbnails (JPEG); note.age is the note (text); recipients.age the addresses\n\
-         it goes to (JSON). manifest.json says the same for programs, with each file's size\n\
-         and SHA-256.\n",
-        when = lock
-            .chain
-            .round_time(lock.round)
-            .format("%Y-%m-%d %H:%M:%S"),
-        round = lock.round,
-    )
+/// A seal that could not be written or read here.
+fn sealing_failed(e: SealedError) -> SyncError {
+    match e {
+        SealedError::MissingPhoto(_) => SyncError::PhotoFileMissing,
+        SealedError::Draft(crate::drafts::DraftError::Library(l)) => SyncError::Library(l),
+        SealedError::Io(io) => SyncError::Library(io.into()),
+        e => SyncError::Protocol(format!("sealing: {e}")),
+    }
 }
 
-/// Writes the age file of `plain` to `dest`; answers its SHA-256 and size.
-async fn encrypt(plain: Plain, dest: PathBuf, lock: Lock) -> Result<(String, u64), SyncError> {
-    tokio::task::spawn_blocking(move || {
-        let mut w =
-            seal::HashingWriter::new(std::io::BufWriter::new(std::fs::File::create(&dest)?));
-        let sealed = match plain {
-            Plain::File(p) => seal::seal(
-                std::io::BufReader::new(std::fs::File::open(p)?),
-                &mut w,
-                &lock.chain,
-                lock.round,
-                lock.escrow.as_ref(),
-            ),
-            Plain::Bytes(b) => seal::seal(
-                b.as_slice(),
-                &mut w,
-                &lock.chain,
-                lock.round,
-                lock.escrow.as_ref(),
-            ),
-        };
-        sealed.map_err(|e| SyncError::Protocol(format!("sealing a file: {e}")))?;
-        let (out, len, sha256) = w.finish()?;
-        out.get_ref().sync_all()?;
-        Ok((sha256, len))
-    })
-    .await
-    .map_err(|e| SyncError::Protocol(e.to_string()))?
+/// Writes the age file of `plain` to `dest` off the async threads.
+async fn encrypt(
+    plain: Plain,
+    dest: std::path::PathBuf,
+    lock: Lock,
+) -> Result<(String, u64), SyncError> {
+    tokio::task::spawn_blocking(move || sealed::encrypt_file(plain, &dest, &lock))
+        .await
+        .map_err(|e| SyncError::Protocol(e.to_string()))?
+        .map_err(sealing_failed)
 }

@@ -9,7 +9,7 @@ mod error;
 mod pull;
 mod push;
 mod status;
-mod store;
+pub(crate) mod store;
 mod transfer;
 
 use std::collections::HashMap;
@@ -120,6 +120,12 @@ impl SyncEngine {
     /// Calls `f` for every sync event (the shell turns them into UI events).
     pub fn on_event(&self, f: impl Fn(SyncEvent) + Send + Sync + 'static) {
         *self.listener.lock().unwrap_or_else(|p| p.into_inner()) = Some(Box::new(f));
+    }
+
+    /// Tells whoever listens that a capsule changed on this device outside sync (opened
+    /// here, or waiting for its beacon for a new reason).
+    pub(crate) fn changed(&self, id: Uuid) {
+        self.emit(SyncEvent::CapsuleChanged(id));
     }
 
     fn emit(&self, e: SyncEvent) {

@@ -85,7 +85,6 @@ impl SyncEngine {
     }
 
     /// The server holds the sealed capsule: this device lets go of its photos and
-    /// thumbnails (those no other visible capsule uses) and its note.
     /// Drops this device's sealed copy of a capsule that opened or went: the contents come
     /// from the server from then on.
     fn forget_sealed_copy(&self, id: Uuid) -> Result<(), SyncError> {
@@ -103,11 +102,15 @@ impl SyncEngine {
         Ok(())
     }
 
+    /// The server holds the sealed capsule: this device lets go of its photos and
+    /// thumbnails (those no other visible capsule uses), its note and its recipients, and
+    /// empties the database's log of them.
     pub(super) fn purge_sealed(&self, id: Uuid) -> Result<(), SyncError> {
         let shas = store::drop_sealed_photos(&self.lib.conn(), id)?;
         for sha in shas {
             self.lib.forget_photo_if_unused(&sha)?;
         }
+        self.lib.scrub()?;
         Ok(())
     }
 

@@ -269,7 +269,7 @@ fn write_server_capsule(
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) \
          ON CONFLICT (id) DO UPDATE SET title = ?2, note = ?3, open_at = ?4, time_zone = ?5, \
          recipients = ?6, state = ?7, server_version = ?8, base = ?9, photo_count = ?10, \
-         sealed_at = ?11, updated_at = ?13, seal_lock = ?14",
+         sealed_at = ?11, updated_at = ?13, seal_lock = ?14, sealed_here = 0",
         params![
             c.id.to_string(),
             fields.title,
@@ -539,14 +539,27 @@ pub(crate) fn shown_photos(conn: &Connection) -> rusqlite::Result<Vec<(Uuid, Uui
 }
 
 /// A capsule's seal was refused by the server: it goes back to being a draft, so the
-/// person can fix what the server named.
+/// person can fix what the server named. One sealed on this computer only stays sealed: its
+/// contents are ciphertext now, and it opens here on its date.
 pub(crate) fn unseal(conn: &Connection, id: Uuid) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE capsules SET state = 'draft', sealed_at = NULL WHERE id = ?1 AND state = 'sealed' \
-         AND id IN (SELECT capsule_id FROM outbox WHERE kind = 'seal')",
+         AND sealed_here = 0 AND id IN (SELECT capsule_id FROM outbox WHERE kind = 'seal')",
         params![id.to_string()],
     )?;
     Ok(())
+}
+
+/// Whether a capsule was sealed on this computer (its files are here, time-locked).
+pub(crate) fn is_sealed_here(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT sealed_here FROM capsules WHERE id = ?1",
+            params![id.to_string()],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false))
 }
 
 /// A photo of a capsule being sealed: its id, hash and file name.

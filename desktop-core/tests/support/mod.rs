@@ -240,21 +240,36 @@ pub fn big_photo(dir: &Path, name: &str, w: u32, h: u32) -> PathBuf {
 
 /// Imports files into a device's library and adds them to a capsule.
 pub fn add_photos(d: &Device, capsule: uuid::Uuid, files: &[PathBuf]) {
-    let report = desktop_core::import(
-        &d.lib,
-        files,
-        &|_| {},
-        &desktop_core::CancelToken::default(),
-    );
+    add_photos_to(&d.lib, capsule, files);
+}
+
+/// Imports files into a library and adds them to a capsule.
+pub fn add_photos_to(lib: &Library, capsule: uuid::Uuid, files: &[PathBuf]) {
+    let report = desktop_core::import(lib, files, &|_| {}, &desktop_core::CancelToken::default());
     assert!(report.failed.is_empty(), "{:?}", report.failed);
     let photos: Vec<_> = report
         .imported
         .iter()
         .map(|p| (p.photo.sha256.clone(), p.file_name.clone()))
         .collect();
-    d.lib
-        .add_photos(capsule, &photos, chrono::Utc::now())
+    lib.add_photos(capsule, &photos, chrono::Utc::now())
         .expect("add photos");
+}
+
+/// The sync-server flags that make it seal to `chain` (a chain of the tests' own).
+pub fn chain_flags(chain: &seal::Chain) -> Vec<String> {
+    let info = chain.info_json();
+    [
+        "--drand-chain-hash".to_owned(),
+        chain.hash_hex(),
+        "--drand-public-key".to_owned(),
+        info["public_key"].as_str().unwrap_or_default().to_owned(),
+        "--drand-genesis".to_owned(),
+        chain.genesis.to_string(),
+        "--drand-period".to_owned(),
+        chain.period.to_string(),
+    ]
+    .into()
 }
 
 /// A private D-Bus session bus (dbus-daemon), gone when dropped.

@@ -121,6 +121,21 @@ pub fn run(d: &Desktop, out: Out, command: CapsuleCommand) -> Outcome {
             Ok(())
         }
         CapsuleCommand::Export { id, dir } => export(d, out, &id, &dir),
+        CapsuleCommand::ImportSealed { dir } => {
+            let detail = d.import_sealed(&dir)?;
+            out.json(&detail);
+            let opens = detail
+                .open_at
+                .map(|t| when::show(t, &detail.time_zone))
+                .unwrap_or_default();
+            out.say(format!(
+                "Took back the sealed capsule “{}” ({}). It opens on this computer {opens}, \
+                 when drand publishes its round.",
+                detail.title,
+                out::count(detail.photo_count, "photo", "photos")
+            ));
+            Ok(())
+        }
         CapsuleCommand::Delete { id, yes } => {
             let id = capsule_id(d, &id)?;
             let detail = d.capsule(id)?;
@@ -232,12 +247,6 @@ fn import_outcome(r: &CapsuleImport) -> Outcome {
 }
 
 fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Outcome {
-    if time_lock_only && d.account_status().account.is_none() {
-        return Err(Failure::refused(
-            "--time-lock-only is for capsules sealed with an account (the encrypted files go \
-             to the server); log in first, or seal without it.",
-        ));
-    }
     let id = capsule_id(d, id)?;
     let detail = d.capsule(id)?;
     if detail.state != CapsuleState::Draft {
@@ -268,7 +277,12 @@ fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Out
             "It goes to the server with the next `itc sync` (or the running app or `itc watch`).",
         );
     } else {
-        out.say("You are not logged in: it is locked here, and sent once you log in and sync.");
+        out.say(
+            "You are not logged in: it is encrypted on this computer and time-locked to drand's \
+             beacon of that date, and opens here then (keep `itc watch` or the app running, or \
+             run `itc sync` after the date). Logging in before the date sends it, still sealed, \
+             so the emails go out.",
+        );
     }
     Ok(())
 }
@@ -307,8 +321,9 @@ fn seal_terms(c: &CapsuleDetail, owner: Option<&str>) -> Vec<String> {
     ];
     if owner.is_none() {
         lines.push(
-            "You are not signed in to a server. The capsule is locked here now, and it is sent — \
-             and the emails go out — only once you sign in."
+            "You are not signed in to a server. The capsule is encrypted on this computer now, \
+             time-locked to drand's beacon of its date: nobody holds a key, so if drand is gone \
+             on the date it stays shut. The emails go out only if you sign in before then."
                 .into(),
         );
     }

@@ -139,6 +139,7 @@ pub enum CapsuleCommand {
         yes: bool,
         /// Lock it with the drand time lock alone: without the server's escrow key, only the
         /// drand beacon of the open date opens it (if drand is gone then, it stays shut).
+        /// Without an account every seal is time lock only.
         #[arg(long)]
         time_lock_only: bool,
     },
@@ -152,6 +153,9 @@ pub enum CapsuleCommand {
     /// Copy an opened capsule's original photos into a folder; for a capsule sealed on this
     /// computer, its time-locked files, which open on the date even without this app.
     Export { id: String, dir: PathBuf },
+    /// Take back a sealed capsule's folder (what export writes for a sealed capsule): it
+    /// joins this library sealed, and opens on this computer on its date.
+    ImportSealed { dir: PathBuf },
     /// Delete a capsule here and on the server.
     Delete {
         id: String,

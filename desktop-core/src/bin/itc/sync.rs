@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use desktop_core::{Desktop, DesktopNotifier, Notifier, SyncEvent, SyncState};
+use desktop_core::{Desktop, DesktopNotifier, Notifier, OpenOutcome, SyncEvent, SyncState};
 use uuid::Uuid;
 
 use crate::out::{self, Out};
@@ -18,6 +18,8 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 
 pub fn sync(d: &Desktop, out: Out, wait: bool) -> Outcome {
     let rt = crate::runtime()?;
+    // Capsules sealed here open with drand's beacon, with or without an account.
+    opened_here(d, out, rt);
     let report = if wait {
         rt.block_on(d.sync_until_sent())?
     } else {
@@ -41,6 +43,17 @@ pub fn sync(d: &Desktop, out: Out, wait: bool) -> Outcome {
         ));
     }
     Ok(())
+}
+
+/// Opens what was sealed on this computer and is due, and says what became of each.
+fn opened_here(d: &Desktop, out: Out, rt: &tokio::runtime::Runtime) {
+    for (id, outcome) in rt.block_on(d.open_due_here()) {
+        let title = d.capsule(id).map(|c| c.title).unwrap_or_default();
+        match outcome {
+            OpenOutcome::Opened => out.say(format!("Opened “{title}” ({id}).")),
+            OpenOutcome::Waiting(why) => out.warn(format!("“{title}” is still sealed. {why}")),
+        }
+    }
 }
 
 pub fn watch(d: &Desktop, out: Out) -> Outcome {
