@@ -32,6 +32,7 @@ scripts/tauri.sh build --debug --no-bundle
 cp "$target/debug/image-time-capsule" "$work/app"
 [ "${ITC_SERVER_BUILT:-}" = 1 ] || cargo build --locked -p sync-server
 cp "$target/debug/sync-server" "$work/sync-server"
+cargo build --locked --quiet -p testkit --bin drand-relay
 
 step "photos for the run"
 real_photos "$work/real" > /dev/null
@@ -62,6 +63,15 @@ server_port=$(free_port)
   --min-lead 10s --delivery-interval 2s --drand-relays http://127.0.0.1:9 > "$work/server.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$server_port/healthz"
+# A drand-style relay of the run's own chain (a round every 3 s) for capsules sealed on this
+# computer only; while the hold file exists it publishes nothing new.
+"$target/debug/drand-relay" --hold "$work/relay.hold" > "$work/relay.json" 2> "$work/relay.log" &
+pids+=($!)
+for _ in $(seq 1 100); do [ -s "$work/relay.json" ] && break; sleep 0.1; done
+chain() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$work/relay.json" "$1"; }
+export ITC_DRAND_RELAYS="$(chain url)" ITC_DRAND_CHAIN_HASH="$(chain chain_hash)"
+export ITC_DRAND_PUBLIC_KEY="$(chain public_key)" ITC_DRAND_GENESIS="$(chain genesis)"
+export ITC_DRAND_PERIOD="$(chain period)"
 driver_port=$(free_port)
 native_port=$(free_port)
 mkdir -p "$work/home"
@@ -83,7 +93,7 @@ e2e_env=(ITC_E2E_APP="$work/app" ITC_E2E_SERVER_URL="http://127.0.0.1:$server_po
   ITC_E2E_SERVER_DATA="$work/server" ITC_E2E_PHOTOS="$work/photos"
   ITC_E2E_NOTIFY_LOG="$work/notifications.jsonl" ITC_E2E_HOME="$work/home"
   ITC_E2E_SHOTS="${ITC_E2E_SHOTS:-$root/docs/screenshots}" ITC_E2E_DRIVER_PORT="$driver_port"
-  ITC_E2E_DARK_DRIVER_PORT="$dark_port")
+  ITC_E2E_DARK_DRIVER_PORT="$dark_port" ITC_E2E_RELAY_HOLD="$work/relay.hold")
 if [ "${ITC_E2E_HOLD:-}" = 1 ]; then
   # For working on the tests: everything stays up; run them with this environment.
   printf 'export %q\n' "${e2e_env[@]}" DISPLAY="$DISPLAY" DBUS_SESSION_BUS_ADDRESS="$DBUS_SESSION_BUS_ADDRESS" > "$work/env.sh"

@@ -25,6 +25,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             capsules::update_capsule,
             capsules::delete_capsule,
             capsules::seal_capsule,
+            capsules::import_sealed,
             capsules::check_seal,
             capsules::check_email,
             capsules::check_capsule,

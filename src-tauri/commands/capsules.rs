@@ -1,13 +1,15 @@
 //! The library and one capsule: drafts made, edited, sealed and deleted; opened ones
 //! revealed and their delivery report.
 
+use std::path::PathBuf;
+
 use desktop_core::{CapsuleDetail, CapsuleSummary};
 use protocol::{CapsuleWrite, RecipientDelivery};
-use tauri::State;
+use tauri::{AppHandle, State};
 use uuid::Uuid;
 
 use crate::error::{AppCode, CmdResult, CommandError};
-use crate::state::App;
+use crate::state::{self, App};
 
 #[tauri::command]
 #[specta::specta]
@@ -46,14 +48,33 @@ pub fn delete_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
 /// Seals a draft here at once; it is sent (with its photos) now or when the server is
 /// reachable, and the watcher learns the new open date. With `time_lock_only`, the files
 /// sent carry no escrow stanza: only the drand beacon of the open date opens them.
+/// Without an account the capsule is encrypted here at once (a second or so for hundreds
+/// of megabytes), so the work runs off the window's thread.
 #[tauri::command]
 #[specta::specta]
-pub fn seal_capsule(
-    state: State<'_, App>,
+pub async fn seal_capsule(
+    app: AppHandle,
     id: Uuid,
     time_lock_only: bool,
 ) -> CmdResult<CapsuleDetail> {
-    state.seal_with(id, time_lock_only)
+    blocking(move || state::of(&app).seal_with(id, time_lock_only)).await
+}
+
+/// Takes back a sealed capsule's folder ("Export" of a sealed capsule writes one): it joins
+/// the library sealed and opens on this computer on its date.
+#[tauri::command]
+#[specta::specta]
+pub async fn import_sealed(app: AppHandle, folder: PathBuf) -> CmdResult<CapsuleDetail> {
+    blocking(move || state::of(&app).import_sealed(&folder)).await
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> CmdResult<T> + Send + 'static,
+) -> CmdResult<T> {
+    tauri::async_runtime::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "a sealing thread failed");
+        CommandError::new(AppCode::Unexpected, "Sealing stopped unexpectedly.")
+    })?
 }
 
 /// Why a draft cannot be sealed now (as saved), in the seal's own words; none when it can.

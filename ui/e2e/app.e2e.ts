@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -544,4 +544,98 @@ test("a capsule made on one computer opens on its date and is there on another",
     });
     await shot(dark, "opened-dark");
   });
+});
+
+test("a capsule sealed on this computer only waits for drand's beacon, not the clock, then opens", { timeout: 10 * 60_000 }, async () => {
+  const HOLD = need("ITC_E2E_RELAY_HOLD");
+  const LETTER = "Letter to myself";
+  // One app at a time per desktop session (a second launch hands over to the first).
+  for (const s of sessions.splice(0)) await s.deleteSession().catch(() => {});
+  const c = await launch(join(WORK, "device-c"));
+  await waitText(c, "How do you want to start?");
+  await click(c, "button*=Use on this computer only");
+  await waitText(c, "Your capsules");
+  const id = await newCapsule(c, LETTER);
+  await fill(c, "#note", "Did you keep running? Did you call your sister?");
+  const when = await minuteAhead(c, 70);
+  await fill(c, 'input[aria-label="Open date"]', when.date);
+  await fill(c, 'input[aria-label="Open time"]', when.time);
+  await waitText(c, "Saved");
+  await invoke(c, "import_photos", { capsuleId: id, paths: [photoFiles()[2]] });
+  await c.waitUntil(async () => (await loadedImages(c, 'ul[aria-label="Photos"] img')) === 1, { timeout: 30_000 });
+
+  await click(c, "button*=Seal…");
+  await waitText(c, "this computer encrypts it now and time-locks it to drand's");
+  assert.equal(await c.$('dialog input[type="radio"]').isExisting(), false, "no key to choose without a server");
+  await click(c, 'dialog input[type="checkbox"]');
+  await click(c, "button*=Seal the capsule");
+  await c.$("#sealed-title").waitForDisplayed({ timeout: 20_000 });
+  await waitText(c, "Encrypted on this computer and time-locked to drand round");
+  await waitText(c, "Sealed on this computer.");
+  const sealed = await invoke<{ state: string; note: string; sealedHere: boolean; lock: { escrow: boolean } }>(
+    c,
+    "get_capsule",
+    { id },
+  );
+  assert.equal(sealed.state, "sealed");
+  assert.equal(sealed.note, "");
+  assert.equal(sealed.sealedHere, true);
+  assert.equal(sealed.lock.escrow, false);
+  await shot(c, "sealed-here");
+
+  // Its sealed copy, saved elsewhere, holds what opens it without the app.
+  const out = join(WORK, "sealed-copy");
+  mkdirSync(out, { recursive: true });
+  const saved = await invoke<{ written: string[] }>(c, "export_originals", { capsuleId: id, folder: out });
+  const names = saved.written.map((p) => p.split("/").pop()).sort();
+  for (const f of ["README.txt", "manifest.json", "note.age", "index.age", "recipients.age"]) {
+    assert.ok(names.includes(f), `${f} in the sealed copy: ${names.join(", ")}`);
+  }
+  const refused = await c.execute(
+    (folder: string) =>
+      // eslint-disable-next-line @typescript-eslint/no-explicit-any
+      (window as any).__TAURI_INTERNALS__.invoke("import_sealed", { folder }).then(
+        () => "taken",
+        (e: { message?: string }) => e.message ?? String(e),
+      ),
+    saved.written[0].slice(0, saved.written[0].lastIndexOf("/")),
+  );
+  assert.match(String(refused), /already in the library/);
+
+  // The drand network stalls before the date: the clock passes it, and the capsule waits.
+  writeFileSync(HOLD, "");
+  try {
+    await c.waitUntil(async () => Date.now() > Date.parse(when.iso) + 1_000, {
+      timeout: Date.parse(when.iso) - Date.now() + 60_000,
+      interval: 1_000,
+    });
+    await waitText(c, "is not published yet", 30_000);
+    await waitText(c, "Opening — waiting for drand's beacon");
+    const waiting = await invoke<{ state: string; note: string }>(c, "get_capsule", { id });
+    assert.equal(waiting.state, "sealed", "the clock alone opens nothing");
+    assert.equal(waiting.note, "");
+    assert.equal(
+      notifications().some((n) => n.summary === `“${LETTER}” has opened`),
+      false,
+      "not announced while sealed",
+    );
+    await shot(c, "waiting-for-beacon");
+  } finally {
+    rmSync(HOLD, { force: true });
+  }
+
+  // The beacon comes: it opens here, is announced once, and shows its note and photo.
+  await c.waitUntil(() => notifications().some((n) => n.summary === `“${LETTER}” has opened`), {
+    timeout: 60_000,
+    interval: 500,
+    timeoutMsg: "no notification once the beacon came",
+  });
+  const opened = await invoke<{ state: string; note: string; photos: unknown[] }>(c, "get_capsule", { id });
+  assert.equal(opened.state, "opened");
+  assert.equal(opened.note, "Did you keep running? Did you call your sister?");
+  assert.equal(opened.photos.length, 1);
+  await click(c, "button*=Open it", 30_000);
+  await waitText(c, "Did you keep running?");
+  await c.deleteSession();
+  sessions.splice(sessions.indexOf(c), 1);
 });

@@ -75,6 +75,8 @@ export interface Backend {
   removePhoto(capsuleId: string, photoId: string): Promise<void>;
   fetchOriginal(capsuleId: string, photoId: string): Promise<void>;
   exportOriginals(capsuleId: string, folder: string): Promise<ExportReport>;
+  /** Takes back a sealed capsule's folder; it opens on this computer on its date. */
+  importSealed(folder: string): Promise<CapsuleDetail>;
   cancelExport(): Promise<void>;
 
   setNotifications(on: boolean): Promise<AppInfo>;
@@ -83,8 +85,8 @@ export interface Backend {
 
   /** The system's picker: photo files (or folders) to add; null when dismissed. */
   pickPhotos(folders: boolean): Promise<string[] | null>;
-  /** The system's picker: a folder to export into; null when dismissed. */
-  pickFolder(): Promise<string | null>;
+  /** The system's picker: one folder, under `title`; null when dismissed. */
+  pickFolder(title: string): Promise<string | null>;
   /** A URL the window can load a photo from. */
   mediaUrl(kind: "thumb" | "preview" | "original", sha256: string): string;
 
@@ -147,6 +149,7 @@ export async function tauriBackend(): Promise<Backend> {
     removePhoto: (c, p) => ok(commands.removePhoto(c, p)).then(() => undefined),
     fetchOriginal: (c, p) => ok(commands.fetchOriginal(c, p)).then(() => undefined),
     exportOriginals: (c, f) => ok(commands.exportOriginals(c, f)),
+    importSealed: (f) => ok(commands.importSealed(f)),
     cancelExport: () => commands.cancelExport(),
 
     setNotifications: (on) => ok(commands.setNotifications(on)),
@@ -163,8 +166,8 @@ export async function tauriBackend(): Promise<Backend> {
       if (picked === null) return null;
       return Array.isArray(picked) ? picked : [picked];
     },
-    pickFolder: async () => {
-      const picked = await dialog.open({ directory: true, multiple: false, title: "Export the originals to…" });
+    pickFolder: async (title) => {
+      const picked = await dialog.open({ directory: true, multiple: false, title });
       return typeof picked === "string" ? picked : null;
     },
     mediaUrl: (kind, sha) => core.convertFileSrc(`${kind}/${sha}`, "media"),

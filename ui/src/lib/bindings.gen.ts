@@ -26,8 +26,15 @@ export const commands = {
 	 *  Seals a draft here at once; it is sent (with its photos) now or when the server is
 	 *  reachable, and the watcher learns the new open date. With `time_lock_only`, the files
 	 *  sent carry no escrow stanza: only the drand beacon of the open date opens them.
+	 *  Without an account the capsule is encrypted here at once (a second or so for hundreds
+	 *  of megabytes), so the work runs off the window's thread.
 	 */
 	sealCapsule: (id: string, timeLockOnly: boolean) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("seal_capsule", { id, timeLockOnly })),
+	/**
+	 *  Takes back a sealed capsule's folder ("Export" of a sealed capsule writes one): it joins
+	 *  the library sealed and opens on this computer on its date.
+	 */
+	importSealed: (folder: string) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("import_sealed", { folder })),
 	/**  Why a draft cannot be sealed now (as saved), in the seal's own words; none when it can. */
 	checkSeal: (id: string) => typedError<string | null, CommandError>(__TAURI_INVOKE("check_seal", { id })),
 	/**  Checks one recipient address as it is typed; answers it as it will be stored. */
@@ -179,6 +186,10 @@ export type CapsuleDetail_Deserialize = {
 	lock?: CapsuleLock | null,
 	/**  The person chose the time lock alone when sealing here (before the server confirms). */
 	timeLockOnly: boolean,
+	/**  Sealed on this computer (no server has it): this device opens it with the beacon. */
+	sealedHere: boolean,
+	/**  Why a capsule sealed here whose date has come has not opened yet. */
+	waitingFor?: string | null,
 };
 
 /**  One capsule, as its screen shows it. */
@@ -208,6 +219,10 @@ export type CapsuleDetail_Serialize = {
 	lock: CapsuleLock | null,
 	/**  The person chose the time lock alone when sealing here (before the server confirms). */
 	timeLockOnly: boolean,
+	/**  Sealed on this computer (no server has it): this device opens it with the beacon. */
+	sealedHere: boolean,
+	/**  Why a capsule sealed here whose date has come has not opened yet. */
+	waitingFor: string | null,
 };
 
 /**  What importing files into a capsule did. */

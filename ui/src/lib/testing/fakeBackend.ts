@@ -82,6 +82,8 @@ export class FakeBackend implements Backend {
       deliveries: null,
       lock: null,
       timeLockOnly: false,
+      sealedHere: false,
+      waitingFor: null,
       ...partial,
     };
     this.capsules.set(id, d);
@@ -192,6 +194,10 @@ export class FakeBackend implements Backend {
     return { written: [], failed: [], cancelled: false, gallery: null };
   }
   async cancelExport() {}
+  async importSealed(folder: string): Promise<CapsuleDetail> {
+    this.record("importSealed", folder);
+    throw new AppError("invalid", `${folder} has no readable manifest.json: it is not a sealed capsule's folder.`);
+  }
   async setNotifications(on: boolean) {
     this.info = { ...this.info, notifications: on };
     return this.info;
@@ -204,8 +210,10 @@ export class FakeBackend implements Backend {
   async pickPhotos() {
     return null;
   }
-  async pickFolder() {
-    return null;
+  folderAnswer: string | null = null;
+  async pickFolder(title: string) {
+    this.record("pickFolder", title);
+    return this.folderAnswer;
   }
   mediaUrl(kind: string, sha: string) {
     return `media://localhost/${kind}/${sha}`;
