@@ -52,7 +52,7 @@ pub enum Command {
     /// Your account on the sync server.
     #[command(subcommand)]
     Account(AccountCommand),
-    /// Make, fill, seal, list, show, export and delete capsules.
+    /// Make, fill, seal, list, show, export, take back and delete capsules.
     #[command(subcommand)]
     Capsule(CapsuleCommand),
     /// Send what waits and fetch what changed, once.
