@@ -173,8 +173,12 @@ def bench_upload_memory():
         done.set()
         hwm = s.rss_kb("VmHWM")
         assert codes == [0, 0, 0, 0], codes
-        staged = sum(1 for _ in os.scandir(os.path.join(s.dir, "blobs", "users")))
-        print(f"upload_4x200MB: {800 / elapsed:.0f} MB/s total in {elapsed:.1f} s, all 4 stored: {staged == 1}")
+        # The folder store keeps each upload's parts under .multipart/<upload id>/ until the
+        # client completes it: every part of all four must be there.
+        multipart = os.path.join(s.dir, "blobs", ".multipart")
+        held = sorted(len(os.listdir(d.path)) for d in os.scandir(multipart))
+        wanted = sorted(len(m["parts"]) for _, m in files)
+        print(f"upload_4x200MB: {800 / elapsed:.0f} MB/s total in {elapsed:.1f} s, all 4 stored: {held == wanted}")
         print(f"server_rss_at_rest: {rest / 1024:.1f} MB")
         print(f"server_peak_rss_during_uploads: {max(peak[0], hwm) / 1024:.1f} MB (VmHWM {hwm / 1024:.1f} MB; goal < 80 MB)")
         shutil.rmtree(tmp, ignore_errors=True)
