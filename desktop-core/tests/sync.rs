@@ -647,3 +647,54 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
         "the sealed copy goes once the capsule opened"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_photo_sealed_before_it_went_up_never_leaves_in_plaintext_unless_the_seal_is_refused() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let server = Server::start().await;
+    let a = Device::open(&tmp.path().join("a"));
+    a.engine
+        .sign_up(&server.url, &email(), PASSWORD)
+        .await
+        .expect("sign up");
+
+    // Sealed before any sync: the photo goes up only inside the seal, encrypted.
+    let d = a
+        .lib
+        .create_draft(&fields("Straight to the seal", "note"), Utc::now())
+        .expect("draft");
+    add_photos(&a, d.id, &[photo(tmp.path(), "s.png", 64, 48, 31)]);
+    a.lib.seal(d.id, Utc::now()).expect("seal");
+    a.engine.sync_until_sent().await.expect("sent");
+    assert_eq!(
+        a.lib.draft(d.id).expect("r").expect("d").state,
+        CapsuleState::Sealed
+    );
+    let log = server.log();
+    assert!(
+        log.contains(&format!("/v1/capsules/{}/sealed/", d.id)),
+        "sealed files sent"
+    );
+    assert!(
+        !log.contains(&format!("/v1/capsules/{}/photos/", d.id)),
+        "no plaintext photo upload"
+    );
+
+    // A seal the server refuses makes a draft again, whose photo then goes up as drafts' do.
+    let mut late = fields("Late with a photo", "note");
+    late.open_at = Some(Utc::now() + chrono::Duration::milliseconds(300));
+    let l = a.lib.create_draft(&late, Utc::now()).expect("draft");
+    add_photos(&a, l.id, &[photo(tmp.path(), "l.png", 64, 48, 32)]);
+    a.lib.seal(l.id, Utc::now()).expect("sealed here");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    a.engine.sync_now().await.expect("pass");
+    assert_eq!(
+        a.lib.draft(l.id).expect("r").expect("d").state,
+        CapsuleState::Draft
+    );
+    late.open_at = Some(Utc::now() + chrono::Duration::days(3));
+    a.lib.update_draft(l.id, &late, Utc::now()).expect("fixed");
+    a.engine.sync_until_sent().await.expect("draft sent");
+    let c = a.lib.draft(l.id).expect("r").expect("d");
+    assert!(c.photos[0].uploaded, "the draft's photo went up after all");
+}

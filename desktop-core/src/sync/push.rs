@@ -162,7 +162,7 @@ impl SyncEngine {
                 if kind == FailureKind::Refused {
                     // A capsule sealed here but refused by the server becomes a draft
                     // again, so the person can fix it.
-                    store::unseal(&conn, op.capsule_id)?;
+                    store::unseal(&conn, op.capsule_id, now)?;
                 }
                 drop(conn);
                 self.emit(SyncEvent::CapsuleChanged(op.capsule_id));
@@ -263,6 +263,11 @@ impl SyncEngine {
         let Some(p) = store::local_photo(&self.lib.conn(), photo_id)? else {
             return Ok(());
         };
+        // Sealed before this photo went up: the seal carries it encrypted, so its plaintext
+        // never leaves this computer (a refused seal queues it again).
+        if store::is_sealed(&self.lib.conn(), p.capsule_id)? {
+            return Ok(());
+        }
         let file = self.lib.photo_path(&p.sha256);
         if !file.exists() {
             return Err(SyncError::PhotoFileMissing);

@@ -541,13 +541,38 @@ pub(crate) fn shown_photos(conn: &Connection) -> rusqlite::Result<Vec<(Uuid, Uui
 /// A capsule's seal was refused by the server: it goes back to being a draft, so the
 /// person can fix what the server named. One sealed on this computer only stays sealed: its
 /// contents are ciphertext now, and it opens here on its date.
-pub(crate) fn unseal(conn: &Connection, id: Uuid) -> rusqlite::Result<()> {
-    conn.execute(
+pub(crate) fn unseal(conn: &Connection, id: Uuid, now_ms: i64) -> rusqlite::Result<()> {
+    let n = conn.execute(
         "UPDATE capsules SET state = 'draft', sealed_at = NULL WHERE id = ?1 AND state = 'sealed' \
          AND sealed_here = 0 AND id IN (SELECT capsule_id FROM outbox WHERE kind = 'seal')",
         params![id.to_string()],
     )?;
+    if n == 0 {
+        return Ok(());
+    }
+    // A draft again: the photos the seal was to carry encrypted go up as a draft's do.
+    let pending: Vec<String> = {
+        let mut stmt =
+            conn.prepare("SELECT id FROM capsule_photos WHERE capsule_id = ?1 AND uploaded = 0")?;
+        stmt.query_map(params![id.to_string()], |r| r.get(0))?
+            .collect::<Result<_, _>>()?
+    };
+    for pid in pending.iter().filter_map(|p| Uuid::parse_str(p).ok()) {
+        outbox::enqueue(conn, OpKind::PutPhoto, id, Some(pid), now_ms)?;
+    }
     Ok(())
+}
+
+/// Whether this device holds the capsule as sealed.
+pub(crate) fn is_sealed(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT state = 'sealed' FROM capsules WHERE id = ?1",
+            params![id.to_string()],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false))
 }
 
 /// Whether a capsule was sealed on this computer (its files are here, time-locked).
