@@ -652,11 +652,7 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
 async fn a_photo_sealed_before_it_went_up_never_leaves_in_plaintext_unless_the_seal_is_refused() {
     let tmp = tempfile::tempdir().expect("tmp");
     let server = Server::start().await;
-    let a = Device::open(&tmp.path().join("a"));
-    a.engine
-        .sign_up(&server.url, &email(), PASSWORD)
-        .await
-        .expect("sign up");
+    let a = Device::signed_up(&tmp.path().join("a"), &server.url, &email()).await;
 
     // Sealed before any sync: the photo goes up only inside the seal, encrypted.
     let d = a

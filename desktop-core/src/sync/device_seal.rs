@@ -39,7 +39,7 @@ impl SyncEngine {
         .map_err(|e| SyncError::Protocol(format!("the server's drand chain: {e}")))?;
         let local = store::local_capsule(&self.lib.conn(), id)?
             .ok_or_else(|| SyncError::Refused("This capsule is no longer here.".into()))?;
-        if store::is_sealed_here(&self.lib.conn(), id)? {
+        if store::seal_here(&self.lib.conn(), id)?.here {
             return self.send_sealed_here(id, &chain).await;
         }
         let (photos, time_lock_only) = store::sealing_contents(&self.lib.conn(), id)?;

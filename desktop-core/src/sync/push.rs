@@ -265,7 +265,7 @@ impl SyncEngine {
         };
         // Sealed before this photo went up: the seal carries it encrypted, so its plaintext
         // never leaves this computer (a refused seal queues it again).
-        if store::is_sealed(&self.lib.conn(), p.capsule_id)? {
+        if store::seal_here(&self.lib.conn(), p.capsule_id)?.sealed {
             return Ok(());
         }
         let file = self.lib.photo_path(&p.sha256);

@@ -563,28 +563,29 @@ pub(crate) fn unseal(conn: &Connection, id: Uuid, now_ms: i64) -> rusqlite::Resu
     Ok(())
 }
 
-/// Whether this device holds the capsule as sealed.
-pub(crate) fn is_sealed(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
-    Ok(conn
-        .query_row(
-            "SELECT state = 'sealed' FROM capsules WHERE id = ?1",
-            params![id.to_string()],
-            |r| r.get::<_, bool>(0),
-        )
-        .optional()?
-        .unwrap_or(false))
+/// How this device holds a capsule's seal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct SealHere {
+    /// Sealed (here or on the server), not opened.
+    pub sealed: bool,
+    /// Sealed on this computer: its files are here, time-locked, and no server has them.
+    pub here: bool,
 }
 
-/// Whether a capsule was sealed on this computer (its files are here, time-locked).
-pub(crate) fn is_sealed_here(conn: &Connection, id: Uuid) -> rusqlite::Result<bool> {
+pub(crate) fn seal_here(conn: &Connection, id: Uuid) -> rusqlite::Result<SealHere> {
     Ok(conn
         .query_row(
-            "SELECT sealed_here FROM capsules WHERE id = ?1",
+            "SELECT state = 'sealed', sealed_here FROM capsules WHERE id = ?1",
             params![id.to_string()],
-            |r| r.get::<_, bool>(0),
+            |r| {
+                Ok(SealHere {
+                    sealed: r.get(0)?,
+                    here: r.get(1)?,
+                })
+            },
         )
         .optional()?
-        .unwrap_or(false))
+        .unwrap_or_default())
 }
 
 /// A photo of a capsule being sealed: its id, hash and file name.
