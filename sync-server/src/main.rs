@@ -7,9 +7,16 @@ use sync_server::clock::SystemClock;
 use sync_server::config::BlobTarget;
 use sync_server::{AppState, Flags, Settings};
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime's threads start allocating.
     sync_server::alloc::return_freed_memory_at_once();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let flags = Flags::parse();
     logging::Logs {
         filter_var: "RUST_LOG",

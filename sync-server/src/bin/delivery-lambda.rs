@@ -10,9 +10,16 @@ use serde_json::{Value, json};
 use sync_server::clock::SystemClock;
 use sync_server::{AppState, Flags, Settings};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // Before the runtime's threads start allocating.
     sync_server::alloc::return_freed_memory_at_once();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<(), Error> {
     logging::Logs {
         filter_var: "RUST_LOG",
         default_filter: "info",
