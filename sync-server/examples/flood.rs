@@ -95,7 +95,7 @@ impl Tally {
             Ok(r) => r,
             Err(e) => {
                 self.connection_errors += 1;
-                self.first_other.get_or_insert_with(|| e.to_string());
+                self.first_other.get_or_insert_with(|| with_causes(e));
                 return;
             }
         };
@@ -285,6 +285,29 @@ struct Watched {
     health_slowest: Duration,
     sync_failures: u64,
     sync_slowest: Duration,
+    /// What the first failed probe or sync got: a status or a connection error.
+    first_failure: Option<String>,
+}
+
+/// Why an answer is not the 200 the watcher expects, if it is not.
+fn failure(what: &str, answer: &reqwest::Result<reqwest::Response>) -> Option<String> {
+    match answer {
+        Ok(r) if r.status() == 200 => None,
+        Ok(r) => Some(format!("{what}: {}", r.status())),
+        Err(e) => Some(format!("{what}: {}", with_causes(e))),
+    }
+}
+
+/// An error's causes on one line: reqwest's own text does not say what broke, and its URL
+/// may carry an upload token.
+fn with_causes(e: &reqwest::Error) -> String {
+    let mut text = String::from("request failed");
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text = format!("{text}: {c}");
+        cause = c.source();
+    }
+    text
 }
 
 async fn run(
@@ -337,12 +360,14 @@ async fn run(
                 let sync_took = t.elapsed();
                 {
                     let mut w = watched.lock().unwrap_or_else(|p| p.into_inner());
-                    if !health.is_ok_and(|r| r.status() == 200) {
+                    if let Some(why) = failure("/healthz", &health) {
                         w.health_failures += 1;
+                        w.first_failure.get_or_insert(why);
                     }
                     w.health_slowest = w.health_slowest.max(health_took);
-                    if !sync.is_ok_and(|r| r.status() == 200) {
+                    if let Some(why) = failure("sync", &sync) {
                         w.sync_failures += 1;
+                        w.first_failure.get_or_insert(why);
                     }
                     w.sync_slowest = w.sync_slowest.max(sync_took);
                 }
@@ -415,6 +440,9 @@ async fn run(
     );
     if let Some(e) = t.first_other {
         println!("  first other answer: {e}");
+    }
+    if let Some(e) = w.first_failure {
+        println!("  first failure of the probe or the normal user: {e}");
     }
     Ok(())
 }

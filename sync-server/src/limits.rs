@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::{ApiError, ApiResult};
@@ -96,7 +98,7 @@ impl Slots {
 /// Middleware: the request runs while a slot of `slots` is free; 503 otherwise.
 pub async fn bounded(State(slots): State<Slots>, req: Request, next: Next) -> Response {
     let Ok(permit) = slots.0.clone().try_acquire_owned() else {
-        return ApiError::busy(BUSY_RETRY_AFTER).into_response();
+        return busy_after_reading(req).await;
     };
     let res = next.run(req).await;
     res.map(|body| {
@@ -105,6 +107,50 @@ pub async fn bounded(State(slots): State<Slots>, req: Request, next: Next) -> Re
             _permit: permit,
         })
     })
+}
+
+/// The most of a refused request's body read (and dropped) so the client gets its 503.
+const READ_BEFORE_REFUSING: u64 = 1024 * 1024;
+/// How long a refused request's body may take to arrive.
+const READ_BEFORE_REFUSING_TIME: Duration = Duration::from_secs(2);
+
+/// 503 with Retry-After for a request refused before its body was read. A server that
+/// answers and closes while the body is still arriving resets the connection, and the
+/// client sees a broken pipe instead of the answer that tells it when to come back (the
+/// flood benchmark saw a few per run). So a small body is read to its end and dropped,
+/// chunk by chunk; a large or slow one gets the answer with `Connection: close` at once.
+async fn busy_after_reading(req: Request) -> Response {
+    let busy = ApiError::busy(BUSY_RETRY_AFTER).into_response();
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > READ_BEFORE_REFUSING) {
+        return closing(busy);
+    }
+    let mut body = req.into_body().into_data_stream();
+    let read_to_end = async {
+        let mut seen = 0u64;
+        while let Some(chunk) = body.next().await {
+            seen += chunk.map_err(|_| ())?.len() as u64;
+            if seen > READ_BEFORE_REFUSING {
+                return Err(());
+            }
+        }
+        Ok(())
+    };
+    match tokio::time::timeout(READ_BEFORE_REFUSING_TIME, read_to_end).await {
+        Ok(Ok(())) => busy,
+        _ => closing(busy),
+    }
+}
+
+fn closing(mut res: Response) -> Response {
+    res.headers_mut().insert(
+        header::CONNECTION,
+        header::HeaderValue::from_static("close"),
+    );
+    res
 }
 
 /// A response body that keeps its slot until it is done (or dropped).

@@ -173,6 +173,12 @@ async fn full_upload_streams_and_requests_in_flight_shed_but_probes_answer(backe
             again = again.header(k, v);
         }
         assert_come_back_later(again.send().await.expect("upload"), 503).await;
+        let answer = refused_body_sent_late(&second.url, &second.headers).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 503")
+                && answer.to_ascii_lowercase().contains("\r\nretry-after: "),
+            "a refused upload whose body comes after a pause still gets its 503: {answer:?}"
+        );
     } else {
         assert_eq!(backend, Backend::PostgresS3);
     }
@@ -220,6 +226,50 @@ async fn full_upload_streams_and_requests_in_flight_shed_but_probes_answer(backe
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(ok, "the server serves again once the slots are free");
+}
+
+/// Sends an upload's head, waits, then its 200 KB body in pieces, as a slow link would, and
+/// reads the answer. A server that answered and closed before reading the body resets the
+/// connection under the writer, which then never reads the answer (reqwest: broken pipe).
+async fn refused_body_sent_late(
+    url: &str,
+    headers: &std::collections::BTreeMap<String, String>,
+) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let url = reqwest::Url::parse(url).expect("upload URL");
+    let host = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().expect("port")
+    );
+    let mut stream = tokio::net::TcpStream::connect(&host)
+        .await
+        .expect("connect");
+    let body = vec![0x5a_u8; 200 * 1024];
+    let mut head = format!(
+        "PUT {}?{} HTTP/1.1\r\nhost: {host}\r\ncontent-length: {}\r\n",
+        url.path(),
+        url.query().unwrap_or_default(),
+        body.len()
+    );
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).await.expect("head");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for piece in body.chunks(16 * 1024) {
+        if let Err(e) = stream.write_all(piece).await {
+            return format!("reset while the body was being sent: {e}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut answer = vec![0; 4096];
+    let n = stream
+        .read(&mut answer)
+        .await
+        .expect("the answer, not a reset");
+    String::from_utf8_lossy(&answer[..n]).into_owned()
 }
 
 /// The receiver as a stream of body chunks.
