@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::capsules::{CAPSULE_COLUMNS, CapsuleRow};
 use super::photos::{PHOTO_COLUMNS, PhotoRow};
-use super::{Db, DbResult, ROWS_PER_STATEMENT};
+use super::{Db, DbResult, ROWS_PER_STATEMENT, in_list};
 
 /// What a feed entry is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,10 +118,7 @@ impl Db {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = (0..ids.len())
-            .map(|i| format!("${}", i + 2))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let list = in_list(ids.len(), 2);
         let sql = format!(
             "SELECT {PHOTO_COLUMNS}, c.state AS capsule_state FROM photos p \
              JOIN capsules c ON c.id = p.capsule_id WHERE p.user_id = $1 AND p.id IN ({list})"
