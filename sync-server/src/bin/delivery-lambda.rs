@@ -11,7 +11,12 @@ use sync_server::clock::SystemClock;
 use sync_server::{AppState, Flags, Settings};
 
 fn main() -> Result<(), Error> {
-    sync_server::alloc::block_on(run())?
+    // Before the runtime's threads start allocating.
+    sync_server::alloc::return_freed_memory_at_once();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
 }
 
 async fn run() -> Result<(), Error> {
