@@ -18,9 +18,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MI_OPTION_ALLOW_THP: libmimalloc_sys::mi_option_t = 43;
 
-/// Makes freed memory go back to the OS at once, in small pieces. Call first thing in
-/// `main`, before the async runtime starts its threads.
-pub fn return_freed_memory_at_once() {
+/// Runs a binary's async `main` on a multi-threaded runtime, with the allocator told first
+/// to hand memory back (before the runtime's threads start allocating).
+pub fn block_on<F: std::future::Future>(main: F) -> std::io::Result<F::Output> {
+    return_freed_memory_at_once();
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(main))
+}
+
+/// Makes freed memory go back to the OS at once, in small pieces.
+fn return_freed_memory_at_once() {
     set_option(MI_OPTION_PURGE_DELAY, 0);
     set_option(MI_OPTION_ALLOW_THP, 0);
     // mimalloc reads its huge-page option when it starts, before `main`, and has already
@@ -35,10 +44,7 @@ pub fn return_freed_memory_at_once() {
 }
 
 #[allow(unsafe_code)]
-fn set_option(option: libmimalloc_sys::mi_option_t, value: i64) {
-    // `c_long` is 32 bits on Windows, 64 on Linux.
-    #[allow(clippy::useless_conversion)]
-    let value = value.try_into().unwrap_or_default();
+fn set_option(option: libmimalloc_sys::mi_option_t, value: std::os::raw::c_long) {
     // SAFETY: mi_option_set only stores an integer in mimalloc's option table, which
     // mimalloc reads atomically; it is valid to call at any time.
     unsafe { libmimalloc_sys::mi_option_set(option, value) }

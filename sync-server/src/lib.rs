@@ -56,36 +56,21 @@ pub async fn serve(
     });
     match tls {
         None => {
-            let mut server = axum_server::from_tcp(listener).handle(handle);
-            bound_connection_buffers(server.http_builder());
-            server.serve(app).await?;
+            axum_server::from_tcp(listener)
+                .handle(handle)
+                .serve(app)
+                .await?;
         }
         Some((cert, key)) => {
             install_crypto_provider();
             let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                 .await
                 .with_context(|| format!("loading TLS certificate {}", cert.display()))?;
-            let mut server = axum_server::from_tcp_rustls(listener, config).handle(handle);
-            bound_connection_buffers(server.http_builder());
-            server.serve(app).await?;
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(app)
+                .await?;
         }
     }
     Ok(())
-}
-
-/// The most one connection buffers of a request body it has not yet handed on. hyper's
-/// default lets each HTTP/1 read buffer grow to about 400 KiB while a body streams in, so
-/// 300 clients uploading at once could hold 120 MB in buffers alone; at 64 KiB a streamed
-/// upload still moves hundreds of MB/s.
-const CONNECTION_BUFFER: usize = 64 * 1024;
-
-fn bound_connection_buffers(
-    http: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-) {
-    http.http1().max_buf_size(CONNECTION_BUFFER);
-    // HTTP/2 (TLS with ALPN) holds what its flow-control windows allow per stream and per
-    // connection.
-    http.http2()
-        .initial_stream_window_size(CONNECTION_BUFFER as u32 * 4)
-        .initial_connection_window_size(CONNECTION_BUFFER as u32 * 16);
 }

@@ -11,12 +11,7 @@ use sync_server::clock::SystemClock;
 use sync_server::{AppState, Flags, Settings};
 
 fn main() -> Result<(), Error> {
-    // Before the runtime's threads start allocating.
-    sync_server::alloc::return_freed_memory_at_once();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(run())
+    sync_server::alloc::block_on(run())?
 }
 
 async fn run() -> Result<(), Error> {
