@@ -75,6 +75,46 @@ async fn error(State(api): State<RuntimeApi>, body: String) -> &'static str {
     "{}"
 }
 
+/// What the template gives both Lambdas, pointing at the test's PostgreSQL, S3 and SMTP.
+pub fn lambda_env(
+    app: &crate::helpers::TestApp,
+    smtp_url: &str,
+    public_url: &str,
+    data_dir: &std::path::Path,
+) -> Vec<(String, String)> {
+    let settings = &app.state.settings;
+    let (bucket, endpoint) = match &settings.storage.blob {
+        sync_server::config::BlobTarget::S3 {
+            bucket, endpoint, ..
+        } => (bucket.clone(), endpoint.clone().unwrap_or_default()),
+        other => panic!("expected S3, got {other:?}"),
+    };
+    [
+        (
+            "ITC_DATABASE_URL",
+            settings.database.url.expose_secret().to_owned(),
+        ),
+        ("ITC_BLOB_STORE", format!("s3://{bucket}/photos")),
+        ("ITC_S3_ENDPOINT", endpoint),
+        ("ITC_SMTP_URL", smtp_url.to_owned()),
+        ("ITC_PUBLIC_URL", public_url.to_owned()),
+        (
+            "ITC_JWT_SECRET",
+            String::from_utf8_lossy(crate::helpers::TEST_SECRET).into_owned(),
+        ),
+        ("ITC_PRODUCTION", "true".to_owned()),
+        // Production asks for the escrow key (Secrets Manager in the template).
+        (
+            "ITC_ESCROW_KEY",
+            "a test escrow secret of at least thirty-two characters".to_owned(),
+        ),
+        ("ITC_DATA_DIR", data_dir.display().to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
 /// The Lambda binary delivers a due capsule from PostgreSQL + S3 through SMTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_delivery_lambda_delivers_a_due_capsule() {
@@ -119,13 +159,6 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
         let _ = axum::serve(listener, router).await;
     });
 
-    let settings = &app.state.settings;
-    let (bucket, endpoint) = match &settings.storage.blob {
-        sync_server::config::BlobTarget::S3 {
-            bucket, endpoint, ..
-        } => (bucket.clone(), endpoint.clone().unwrap_or_default()),
-        other => panic!("expected S3, got {other:?}"),
-    };
     let data = tempfile::tempdir().expect("tmp");
     // ITC_TEST_LAMBDA_BIN runs another build of it, e.g. deploy/aws/build-lambda.sh's
     // `bootstrap` (cargo-lambda, linked against an old glibc for provided.al2023).
@@ -136,22 +169,12 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
         .env("AWS_LAMBDA_FUNCTION_NAME", "itc-delivery")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("ITC_DATABASE_URL", settings.database.url.expose_secret())
-        .env("ITC_BLOB_STORE", format!("s3://{bucket}/photos"))
-        .env("ITC_S3_ENDPOINT", endpoint)
-        .env("ITC_SMTP_URL", smtp.url())
-        .env("ITC_PUBLIC_URL", &settings.http.public_url)
-        .env(
-            "ITC_JWT_SECRET",
-            String::from_utf8_lossy(crate::helpers::TEST_SECRET).into_owned(),
-        )
-        .env("ITC_PRODUCTION", "true")
-        // Production asks for the escrow key (Secrets Manager in the template).
-        .env(
-            "ITC_ESCROW_KEY",
-            "a test escrow secret of at least thirty-two characters",
-        )
-        .env("ITC_DATA_DIR", data.path())
+        .envs(lambda_env(
+            &app,
+            &smtp.url(),
+            &app.state.settings.http.public_url,
+            data.path(),
+        ))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

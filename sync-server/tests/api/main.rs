@@ -1,6 +1,7 @@
 //! API tests against the real app on SQLite + folder and on PostgreSQL + S3.
 
 mod accounts;
+mod api_lambda;
 mod auth_guard;
 mod capsules;
 mod delivery;
