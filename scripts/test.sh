@@ -83,6 +83,8 @@ SOAK_PROFILE=debug SOAK_SECONDS=30 SOAK_CLIENTS=6 scripts/soak.sh
 
 step "API conformance (Schemathesis against /v1/openapi.json)"
 scripts/api-conformance.sh
+step "API conformance through the API Lambda (a local function URL, PostgreSQL, S3)"
+scripts/api-conformance.sh lambda
 
 step "fuzzing (cargo-fuzz, nightly, a minute per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
