@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds the delivery Lambda for provided.al2023 (x86_64) with cargo-lambda and packs it
-# with Amazon RDS's CA bundle (for sslmode=verify-full) into target/lambda/delivery-lambda.zip.
+# Builds the Lambdas for provided.al2023 (x86_64) with cargo-lambda and packs each with
+# Amazon RDS's CA bundle (for sslmode=verify-full) into target/lambda/NAME.zip:
+# delivery-lambda (both sizes) and api-lambda (the small size's API).
+#   deploy/aws/build-lambda.sh [NAME ...]     default: both
 #   RDS_CA_BUNDLE=/path/to/global-bundle.pem  uses a bundle you already have;
 #   otherwise it is downloaded from Amazon's trust store.
 set -euo pipefail
@@ -13,16 +15,26 @@ if ! command -v cargo-lambda > /dev/null 2>&1; then
   python3 -m pip install --quiet cargo-lambda
 fi
 target="${CARGO_TARGET_DIR:-target}"
-cargo lambda build --release --locked --x86-64 -p sync-server --bin delivery-lambda
-out="$target/lambda/delivery-lambda"
+names=("$@")
+[ ${#names[@]} -gt 0 ] || names=(delivery-lambda api-lambda)
+bins=()
+for name in "${names[@]}"; do
+  case "$name" in
+    delivery-lambda | api-lambda) bins+=(--bin "$name") ;;
+    *) echo "unknown Lambda $name (delivery-lambda, api-lambda)" >&2; exit 2 ;;
+  esac
+done
+cargo lambda build --release --locked --x86-64 -p sync-server "${bins[@]}"
 bundle="${RDS_CA_BUNDLE:-}"
 if [ -z "$bundle" ]; then
-  bundle="$out/rds-global-bundle.pem"
+  bundle="$target/lambda/rds-global-bundle.pem"
   curl -fsSL https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem -o "$bundle"
-else
-  cp "$bundle" "$out/rds-global-bundle.pem"
 fi
-# Line tables help local profiling; in the Lambda they only cost cold-start time.
-strip --strip-debug "$out/bootstrap"
-(cd "$out" && rm -f ../delivery-lambda.zip && zip -q ../delivery-lambda.zip bootstrap rds-global-bundle.pem)
-echo "built $target/lambda/delivery-lambda.zip ($(du -h "$target/lambda/delivery-lambda.zip" | cut -f1))"
+for name in "${names[@]}"; do
+  out="$target/lambda/$name"
+  cp "$bundle" "$out/rds-global-bundle.pem"
+  # Line tables help local profiling; in the Lambda they only cost cold-start time.
+  strip --strip-debug "$out/bootstrap"
+  (cd "$out" && rm -f "../$name.zip" && zip -q "../$name.zip" bootstrap rds-global-bundle.pem)
+  echo "built $target/lambda/$name.zip ($(du -h "$target/lambda/$name.zip" | cut -f1))"
+done

@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use anyhow::bail;
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use clap::Parser;
@@ -33,10 +33,16 @@ async fn run() -> Result<(), lambda_http::Error> {
     }
     .init();
     sync_server::install_crypto_provider();
-    let settings = settings()?;
+    let mut settings = settings()?;
+    // Behind CloudFront the function's caller is an edge server; the viewer's address comes
+    // in CloudFront's own header instead of X-Forwarded-For (whose last hop is not the viewer).
+    let behind_cloudfront = std::mem::take(&mut settings.http.trust_forwarded_for);
     let state = AppState::build(settings, Arc::new(SystemClock)).await?;
-    tracing::info!(public = %state.settings.http.public_url, "api lambda ready");
-    let app = sync_server::routes::router(state).layer(middleware::from_fn(source_address));
+    tracing::info!(public = %state.settings.http.public_url, behind_cloudfront, "api lambda ready");
+    let app = sync_server::routes::router(state).layer(middleware::from_fn_with_state(
+        behind_cloudfront,
+        source_address,
+    ));
     lambda_http::run_with_streaming_response(app).await
 }
 
@@ -61,19 +67,55 @@ fn settings() -> anyhow::Result<Settings> {
 }
 
 /// Gives the router the caller's address (for sign-up and log-in limits) from the
-/// function URL's request context, where a socket's peer would be on a server.
-async fn source_address(mut req: Request, next: Next) -> Response {
-    let ip = match req.request_context_ref() {
+/// function URL's request context, where a socket's peer would be on a server; behind
+/// CloudFront (ITC_TRUST_FORWARDED_FOR), from `CloudFront-Viewer-Address`.
+async fn source_address(
+    State(behind_cloudfront): State<bool>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let viewer = behind_cloudfront
+        .then(|| req.headers().get("cloudfront-viewer-address"))
+        .flatten()
+        .and_then(|v| v.to_str().ok())
+        .and_then(viewer_ip);
+    let ip = viewer.or_else(|| match req.request_context_ref() {
         Some(RequestContext::ApiGatewayV2(ctx)) => ctx
             .http
             .source_ip
             .as_deref()
             .and_then(|ip| ip.parse::<IpAddr>().ok()),
         _ => None,
-    };
+    });
     if let Some(ip) = ip {
         req.extensions_mut()
             .insert(ConnectInfo(SocketAddr::new(ip, 0)));
     }
     next.run(req).await
+}
+
+/// The address in `CloudFront-Viewer-Address`: `IP:PORT`, the IP v4 or v6 (unbracketed).
+fn viewer_ip(value: &str) -> Option<IpAddr> {
+    let (ip, port) = value.rsplit_once(':')?;
+    port.parse::<u16>().ok()?;
+    ip.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::viewer_ip;
+
+    #[test]
+    fn viewer_addresses_of_both_families_parse() {
+        assert_eq!(
+            viewer_ip("198.51.100.7:46532"),
+            Some("198.51.100.7".parse().expect("ip"))
+        );
+        assert_eq!(
+            viewer_ip("2001:db8:85a3::8a2e:370:7334:443"),
+            Some("2001:db8:85a3::8a2e:370:7334".parse().expect("ip"))
+        );
+        assert_eq!(viewer_ip("198.51.100.7"), None);
+        assert_eq!(viewer_ip("not an address:80"), None);
+    }
 }
