@@ -55,12 +55,8 @@ if [ "$mode" = server ]; then
   cleanup+=("kill $server 2> /dev/null || true; wait $server 2> /dev/null || true")
 else
   export AWS_ACCESS_KEY_ID=itc-conformance AWS_SECRET_ACCESS_KEY=itc-conformance-secret AWS_REGION=us-east-1
-  s3_port=$(free_port)
-  mkdir -p "$work/s3"
-  s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
-    --secret-key "$AWS_SECRET_ACCESS_KEY" "$work/s3" > "$work/s3.log" 2>&1 &
-  cleanup+=("kill $! 2> /dev/null || true")
-  wait_port "$s3_port"
+  start_s3 "$work"
+  cleanup+=("kill $s3_pid 2> /dev/null || true")
   pg="${ITC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
   db="itc_conformance_$$"
   psql -q "$pg" -c "CREATE DATABASE $db" > /dev/null

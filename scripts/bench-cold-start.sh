@@ -15,15 +15,10 @@ target="${CARGO_TARGET_DIR:-$PWD/target}/release"
 cargo build --release --locked -p sync-server --bin sync-server --bin api-lambda --example cold_start
 work=$(mktemp -d)
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1
-s3_port=$(free_port)
-mkdir -p "$work/s3"
-s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
-  --secret-key "$AWS_SECRET_ACCESS_KEY" "$work/s3" > "$work/s3.log" 2>&1 &
-s3_pid=$!
 pg="${ITC_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 db="itc_cold_start_$$"
-trap 'kill $s3_pid 2>/dev/null || true; psql -q "$pg" -c "DROP DATABASE IF EXISTS $db" > /dev/null 2>&1 || true; rm -rf "$work"' EXIT
-wait_port "$s3_port"
+trap 'kill ${s3_pid:-} 2>/dev/null || true; psql -q "$pg" -c "DROP DATABASE IF EXISTS $db" > /dev/null 2>&1 || true; rm -rf "$work"' EXIT
+start_s3 "$work"
 psql -q "$pg" -c "CREATE DATABASE $db" > /dev/null
 # Both binaries read the same settings; the first start migrates the database.
 export ITC_DATABASE_URL="${pg%/*}/$db" ITC_BLOB_STORE=s3://itc-cold-start/photos \

@@ -18,14 +18,9 @@ cargo build --release --locked -p desktop-core --example upload_bench
 target="${CARGO_TARGET_DIR:-target}/release"
 work=$(mktemp -d)
 export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret-key AWS_REGION=us-east-1
-s3_port=$(free_port)
-mkdir -p "$work/s3"
-s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
-  --secret-key "$AWS_SECRET_ACCESS_KEY" "$work/s3" > "$work/s3.log" 2>&1 &
-s3_pid=$!
+trap 'kill ${s3_pid:-} ${server_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
+start_s3 "$work"
 server_port=$(free_port)
-trap 'kill $s3_pid ${server_pid:-} 2>/dev/null || true; rm -rf "$work"' EXIT
-wait_port "$s3_port"
 "$target/sync-server" --bind "127.0.0.1:$server_port" --data-dir "$work/server" \
   --blob-store s3://itc-bench/blobs --s3-endpoint "http://127.0.0.1:$s3_port" \
   > "$work/server.log" 2>&1 &

@@ -61,6 +61,18 @@ need_postgres() {
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+# start_s3 DIR: an S3 server (s3s-fs) on a free port, keeping its objects in DIR/s3 and its
+# log in DIR/s3.log, with the exported AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY; sets
+# s3_port and s3_pid, and returns once it listens.
+start_s3() {
+  s3_port=$(free_port)
+  mkdir -p "$1/s3"
+  s3s-fs --host 127.0.0.1 --port "$s3_port" --access-key "$AWS_ACCESS_KEY_ID" \
+    --secret-key "$AWS_SECRET_ACCESS_KEY" "$1/s3" > "$1/s3.log" 2>&1 &
+  s3_pid=$!
+  wait_port "$s3_port"
+}
+
 wait_port() {
   for _ in $(seq 1 100); do
     (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0

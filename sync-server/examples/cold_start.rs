@@ -92,7 +92,11 @@ async fn server_once(client: &reqwest::Client, bin: &std::path::Path) -> anyhow:
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
     let mut child = Command::new(bin)
-        .args(["--bind", &format!("127.0.0.1:{port}"), "--no-delivery-ticker"])
+        .args([
+            "--bind",
+            &format!("127.0.0.1:{port}"),
+            "--no-delivery-ticker",
+        ])
         .arg("--data-dir")
         .arg(dir.path())
         .env("RUST_LOG", "error")

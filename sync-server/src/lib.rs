@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod error;
 pub mod escape;
 pub mod extract;
+pub mod lambda;
 pub mod limits;
 pub mod mail;
 pub mod photos;

@@ -12,27 +12,18 @@ use anyhow::bail;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use clap::Parser;
 use lambda_http::RequestExt;
 use lambda_http::request::RequestContext;
 use secrecy::ExposeSecret;
 use sync_server::clock::SystemClock;
 use sync_server::config::BlobTarget;
-use sync_server::{AppState, Flags, Settings};
+use sync_server::{AppState, Settings};
 
 fn main() -> Result<(), lambda_http::Error> {
     sync_server::alloc::block_on(run())?
 }
 
 async fn run() -> Result<(), lambda_http::Error> {
-    logging::Logs {
-        filter_var: "RUST_LOG",
-        default_filter: "info",
-        format: logging::Format::JsonWithoutTime,
-        output: logging::Output::Stdout,
-    }
-    .init();
-    sync_server::install_crypto_provider();
     let mut settings = settings()?;
     // Behind CloudFront the function's caller is an edge server; the viewer's address comes
     // in CloudFront's own header instead of X-Forwarded-For (whose last hop is not the viewer).
@@ -50,12 +41,7 @@ async fn run() -> Result<(), lambda_http::Error> {
 /// instance's disk lives only as long as the instance, so the database and the photos
 /// must be elsewhere.
 fn settings() -> anyhow::Result<Settings> {
-    // Lambda passes no arguments; /tmp is the only writable folder there.
-    let mut flags = Flags::parse_from(["api-lambda"]);
-    if flags.data_dir.is_none() {
-        flags.data_dir = Some(std::env::temp_dir().join("itc"));
-    }
-    let settings = Settings::from_flags(flags)?;
+    let settings = sync_server::lambda::start("api-lambda")?;
     let url = settings.database.url.expose_secret();
     if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         bail!("the API Lambda needs PostgreSQL: set ITC_DATABASE_URL to a postgres:// URL");

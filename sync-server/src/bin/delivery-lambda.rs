@@ -4,31 +4,17 @@
 
 use std::sync::Arc;
 
-use clap::Parser;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
+use sync_server::AppState;
 use sync_server::clock::SystemClock;
-use sync_server::{AppState, Flags, Settings};
 
 fn main() -> Result<(), Error> {
     sync_server::alloc::block_on(run())?
 }
 
 async fn run() -> Result<(), Error> {
-    logging::Logs {
-        filter_var: "RUST_LOG",
-        default_filter: "info",
-        format: logging::Format::JsonWithoutTime,
-        output: logging::Output::Stdout,
-    }
-    .init();
-    sync_server::install_crypto_provider();
-    // Lambda passes no arguments; /tmp is the only writable folder there.
-    let mut flags = Flags::parse_from(["delivery-lambda"]);
-    if flags.data_dir.is_none() {
-        flags.data_dir = Some(std::env::temp_dir().join("itc"));
-    }
-    let settings = Settings::from_flags(flags)?;
+    let settings = sync_server::lambda::start("delivery-lambda")?;
     let state = AppState::build(settings, Arc::new(SystemClock)).await?;
     tracing::info!(mail = %state.mailer.describe(), "delivery lambda ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
