@@ -136,10 +136,9 @@ pub async fn log_in(
     }
     check_throttle(state, &keys).await?;
     let user = state.db.user_by_email(&email).await?;
-    let phc = user.as_ref().map_or_else(
-        || state.dummy_hash.as_str().to_owned(),
-        |u| u.password_hash.clone(),
-    );
+    let phc = user
+        .as_ref()
+        .map_or_else(|| password::DECOY.to_owned(), |u| u.password_hash.clone());
     let ok = verify_password(state, pw.to_owned(), phc).await? && user.is_some();
     let Some(user) = user.filter(|_| ok) else {
         record_failures(state, &keys).await?;

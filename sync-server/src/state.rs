@@ -5,7 +5,6 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use tokio::sync::Semaphore;
 
-use crate::auth::password;
 use crate::auth::tokens::TokenKeys;
 use crate::blob::{BlobStore, FolderStore, S3Store};
 use crate::clock::Clock;
@@ -22,8 +21,6 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub tokens: Arc<TokenKeys>,
     pub clock: Arc<dyn Clock>,
-    /// Verified against when the email is unknown, so both paths cost one argon2 run.
-    pub dummy_hash: Arc<String>,
     /// Where open-date emails go.
     pub mailer: Arc<dyn Mailer>,
     /// Bounds concurrent password hashing (each argon2id run holds 19 MiB).
@@ -70,9 +67,6 @@ impl AppState {
             )?),
             None => Arc::new(OutboxMailer::open(settings.data_dir.join("outbox")).await?),
         };
-        let dummy_hash =
-            tokio::task::spawn_blocking(|| password::hash("not a real password, never used"))
-                .await??;
         let hash_slots = Arc::new(HashSlots::new(
             settings.limits.max_password_hashes,
             settings.limits.password_hash_queue,
@@ -85,7 +79,6 @@ impl AppState {
             db,
             blobs,
             clock,
-            dummy_hash: Arc::new(dummy_hash),
             mailer,
             decode_permits: Arc::new(Semaphore::new(2)),
             thumbnail_work: Arc::new(tokio::sync::Notify::new()),

@@ -20,6 +20,12 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
         .map_err(|e| anyhow::anyhow!("hashing password: {e}"))
 }
 
+/// A PHC string made by `hash` of a password nobody is told: a log-in for an unknown email
+/// is checked against it, so it takes as long as a wrong password. A constant, so a fresh
+/// process (a Lambda's cold start) spends no hash on making one; a test keeps its
+/// parameters equal to `hash`'s.
+pub const DECOY: &str = "$argon2id$v=19$m=19456,t=2,p=1$TVv3Ux69GdcP0RMue5/VGQ$/BRYnX5OyzCGYXh5Vm/nH+/15Qlv3CKdAJ31nag9CQI";
+
 /// Checks a password against a PHC string. CPU-heavy: call from a blocking thread.
 pub fn verify(password: &str, phc: &str) -> bool {
     match PasswordHash::new(phc) {
@@ -62,6 +68,14 @@ pub fn weakness(password: &str, email: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_decoy_costs_what_a_real_hash_costs() {
+        let real = hash("any password at all").expect("hash");
+        let params = |phc: &str| phc.split('$').take(4).collect::<Vec<_>>().join("$");
+        assert_eq!(params(DECOY), params(&real));
+        assert!(!verify("any password at all", DECOY));
+    }
 
     #[test]
     fn hashes_verify_and_reject_other_passwords() {
