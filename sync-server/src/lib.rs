@@ -23,6 +23,7 @@ pub mod routes;
 pub mod sealing;
 pub mod state;
 pub mod sync;
+pub mod unread_body;
 pub mod views;
 
 use std::future::Future;

@@ -125,6 +125,7 @@ pub fn router(state: AppState) -> Router {
             common_headers,
         ))
         .layer(cors())
+        .layer(middleware::from_fn(crate::unread_body::close_if_unread))
         .layer(
             TraceLayer::new_for_http()
                 // Path only: query strings may carry upload tokens.

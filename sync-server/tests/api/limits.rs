@@ -344,3 +344,55 @@ async fn sign_up_limits_are_shared_by_two_processes_and_survive_a_restart() {
     let (_a, base_a) = server_on(&db, dir.path());
     assert_come_back_later(sign_up(&base_a).await.expect("restarted"), 429).await;
 }
+
+/// Writes one HTTP/1.1 request on a kept-alive connection and reads the answer's head.
+async fn answer_head(stream: &mut tokio::net::TcpStream, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await.expect("request");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buf))
+            .await
+            .expect("an answer in time")
+            .expect("read");
+        assert!(
+            n > 0,
+            "closed before an answer: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    let end = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+    String::from_utf8_lossy(&got[..end]).to_ascii_lowercase()
+}
+
+/// A body refused before it was read (too large here) gets an answer that says the
+/// connection closes, so a client does not send its next request on it; a body read to
+/// its end keeps the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_before_the_body_is_read_closes_the_connection_and_says_so() {
+    let app = spawn_app_with(Backend::SqliteFolder, |_| {}).await;
+    let user = app.new_user().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connect");
+    let put = |body: &str| {
+        format!(
+            "PUT /v1/capsules/{} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            Uuid::now_v7(),
+            app.addr,
+            user.access,
+            body.len()
+        )
+    };
+    let small = json!({"title": "t", "time_zone": "UTC", "note": "n"}).to_string();
+    let head = answer_head(&mut stream, put(&small).as_bytes()).await;
+    assert!(head.starts_with("http/1.1 201"), "{head}");
+    assert!(!head.contains("\r\nconnection: close"), "{head}");
+    let huge = json!({"title": "t", "time_zone": "UTC", "note": "x".repeat(200 * 1024)});
+    let head = answer_head(&mut stream, put(&huge.to_string()).as_bytes()).await;
+    assert!(head.starts_with("http/1.1 413"), "{head}");
+    assert!(head.contains("\r\nconnection: close"), "{head}");
+}
