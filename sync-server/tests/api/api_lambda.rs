@@ -12,9 +12,82 @@ use sync_server::delivery::deliver_due;
 use testkit::lambda::{FunctionUrl, Options};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, client_thumbnails, free_port, jpeg, spawn_app_with};
+use crate::helpers::{Backend, TestApp, client_thumbnails, free_port, jpeg, spawn_app_with};
 use crate::lambda::lambda_env;
 use crate::smtp::{SmtpServer, link_in};
+
+/// The API Lambda, two instances, behind a local function URL on the test app's database
+/// and bucket, with `extra` settings.
+async fn start_function(
+    app: &TestApp,
+    smtp_url: &str,
+    data_dir: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> FunctionUrl {
+    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let mut env = lambda_env(app, smtp_url, &format!("http://{listen}"), data_dir);
+    env.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    // ITC_TEST_API_LAMBDA_BIN runs another build, e.g. build-lambda.sh's `bootstrap`.
+    let bin = std::env::var("ITC_TEST_API_LAMBDA_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_api-lambda").to_owned());
+    FunctionUrl::start(Options {
+        binary: std::path::Path::new(&bin),
+        env,
+        instances: 2,
+        timeout: Duration::from_secs(30),
+        listen,
+        inherit_output: std::env::var("TEST_LOG").is_ok(),
+    })
+    .await
+    .expect("function url")
+}
+
+/// Behind CloudFront (ITC_TRUST_FORWARDED_FOR), sign-ups are counted per viewer address
+/// from `CloudFront-Viewer-Address`, not per function-URL caller, and a forged
+/// X-Forwarded-For changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_cloudfront_sign_ups_are_counted_per_viewer() {
+    let app = spawn_app_with(Backend::PostgresS3, |_| {}).await;
+    let data = tempfile::tempdir().expect("tmp");
+    let function = start_function(
+        &app,
+        "smtp://127.0.0.1:1",
+        data.path(),
+        &[
+            ("ITC_TRUST_FORWARDED_FOR", "true"),
+            ("ITC_MAX_SIGN_UPS_PER_ADDRESS", "1"),
+        ],
+    )
+    .await;
+    let sign_up = |viewer: &'static str, forwarded: &'static str| {
+        let req = app
+            .client
+            .post(format!("{}/v1/accounts", function.url()))
+            .header("cloudfront-viewer-address", viewer)
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({
+                "email": format!("u{}@example.com", Uuid::new_v4().simple()),
+                "password": crate::helpers::PASSWORD,
+            }));
+        async move { req.send().await.expect("sign-up").status().as_u16() }
+    };
+    assert_eq!(sign_up("198.51.100.7:41000", "192.0.2.1").await, 201);
+    assert_eq!(
+        sign_up("198.51.100.7:52000", "192.0.2.2").await,
+        429,
+        "the same viewer from another port, with another forged X-Forwarded-For"
+    );
+    assert_eq!(
+        sign_up("2001:db8:5::1:443", "192.0.2.1").await,
+        201,
+        "another viewer"
+    );
+    assert!(function.failures().is_empty(), "{:?}", function.failures());
+}
 
 /// Sign-up, log-in, refresh, a capsule, presigned uploads, complete, downloads, the change
 /// feed, sealing, and after delivery the recipient page and its zip: all through the Lambda.
@@ -28,22 +101,8 @@ async fn the_api_lambda_serves_a_whole_capsule_walk() {
     })
     .await;
     let data = tempfile::tempdir().expect("tmp");
-    let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
-    let mut env = lambda_env(&app, &smtp.url(), &format!("http://{listen}"), data.path());
-    env.push(("ITC_MIN_LEAD".into(), "1s".into()));
-    // ITC_TEST_API_LAMBDA_BIN runs another build, e.g. build-lambda.sh's `bootstrap`.
-    let bin = std::env::var("ITC_TEST_API_LAMBDA_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_api-lambda").to_owned());
-    let mut function = FunctionUrl::start(Options {
-        binary: std::path::Path::new(&bin),
-        env,
-        instances: 2,
-        timeout: Duration::from_secs(30),
-        listen,
-        inherit_output: std::env::var("TEST_LOG").is_ok(),
-    })
-    .await
-    .expect("function url");
+    let mut function =
+        start_function(&app, &smtp.url(), data.path(), &[("ITC_MIN_LEAD", "1s")]).await;
     // Every request from here on goes through the function URL.
     app.base = function.url().to_owned();
 
