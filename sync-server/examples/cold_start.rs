@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use testkit::lambda::{FunctionUrl, Options};
+use testkit::lambda::{LocalLambda, Options};
 
 #[derive(Parser)]
 struct Args {
@@ -59,8 +59,9 @@ fn summary(ms: &mut [f64]) -> (f64, f64) {
 /// instance has started and polls for it, as the first request to a cold function does.
 async fn lambda_once(client: &reqwest::Client, bin: &std::path::Path) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let function = FunctionUrl::start(Options {
+    let function = LocalLambda::start(Options {
         binary: bin,
+        name: "itc-api",
         env: vec![("RUST_LOG".into(), "error".into())],
         instances: 1,
         timeout: Duration::from_secs(30),

@@ -118,7 +118,8 @@ const READ_BEFORE_REFUSING_TIME: Duration = Duration::from_secs(2);
 /// answers and closes while the body is still arriving resets the connection, and the
 /// client sees a broken pipe instead of the answer that tells it when to come back (the
 /// flood benchmark saw a few per run). So a small body is read to its end and dropped,
-/// chunk by chunk; a large or slow one gets the answer with `Connection: close` at once.
+/// chunk by chunk; a large or slow one is answered at once, and `unread_body` tells the
+/// client that connection closes.
 async fn busy_after_reading(req: Request) -> Response {
     let busy = ApiError::busy(BUSY_RETRY_AFTER).into_response();
     let declared = req
@@ -126,7 +127,7 @@ async fn busy_after_reading(req: Request) -> Response {
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > READ_BEFORE_REFUSING) {
-        return closing(busy);
+        return busy;
     }
     let mut body = req.into_body().into_data_stream();
     let read_to_end = async {
@@ -139,18 +140,8 @@ async fn busy_after_reading(req: Request) -> Response {
         }
         Ok(())
     };
-    match tokio::time::timeout(READ_BEFORE_REFUSING_TIME, read_to_end).await {
-        Ok(Ok(())) => busy,
-        _ => closing(busy),
-    }
-}
-
-fn closing(mut res: Response) -> Response {
-    res.headers_mut().insert(
-        header::CONNECTION,
-        header::HeaderValue::from_static("close"),
-    );
-    res
+    let _ = tokio::time::timeout(READ_BEFORE_REFUSING_TIME, read_to_end).await;
+    busy
 }
 
 /// A response body that keeps its slot until it is done (or dropped).

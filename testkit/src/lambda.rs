@@ -1,8 +1,9 @@
-//! A Lambda function URL on this machine: an HTTP front that turns each request into a
-//! payload-format-2.0 event, and the Lambda Runtime API that real function binaries poll
-//! for those events and answer, buffered or streamed (the `streaming` response mode, a JSON
-//! prelude, eight NUL bytes, then the body). Each instance is a process of the function's
-//! binary that handles one event at a time, as on AWS.
+//! A Lambda on this machine: the Lambda Runtime API that real function binaries poll for
+//! events and answer, buffered or streamed (the `streaming` response mode, a JSON prelude,
+//! eight NUL bytes, then the body), with an HTTP front that turns each request into a
+//! payload-format-2.0 event as a function URL does, and direct invocations with any event
+//! (a schedule's). Each instance is a process of the function's binary that handles one
+//! event at a time, as on AWS.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -30,8 +31,10 @@ pub const MAX_REQUEST_BYTES: usize = 6 * 1024 * 1024;
 const PRELUDE_END: [u8; 8] = [0; 8];
 const MAX_PRELUDE_BYTES: usize = 64 * 1024;
 
-/// A running function URL with its instances.
-pub struct FunctionUrl {
+/// A running function with its instances and its function URL.
+pub struct LocalLambda {
+    queue: mpsc::UnboundedSender<Invocation>,
+    next_id: Arc<AtomicU64>,
     url: String,
     instances: Vec<Child>,
     failures: Arc<std::sync::Mutex<Vec<String>>>,
@@ -43,6 +46,8 @@ pub struct FunctionUrl {
 pub struct Options<'a> {
     /// The function's binary (a `bootstrap`, or a cargo-built bin).
     pub binary: &'a Path,
+    /// The function's name (AWS_LAMBDA_FUNCTION_NAME, and in its ARN).
+    pub name: &'a str,
     /// Environment for each instance, on top of this process's and the Lambda variables.
     pub env: Vec<(String, String)>,
     /// Instances polling for events; each handles one event at a time.
@@ -56,6 +61,7 @@ pub struct Options<'a> {
 }
 
 struct Invocation {
+    id: String,
     event: Value,
     reply: oneshot::Sender<Response>,
 }
@@ -69,9 +75,10 @@ struct Shared {
     next_id: Arc<AtomicU64>,
     timeout: Duration,
     host: String,
+    arn: String,
 }
 
-impl FunctionUrl {
+impl LocalLambda {
     /// Starts the Runtime API, the front and the instances; returns once the front listens.
     pub async fn start(options: Options<'_>) -> std::io::Result<Self> {
         let runtime = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -80,14 +87,19 @@ impl FunctionUrl {
         let front_addr = front.local_addr()?;
         let (queue, waiting) = mpsc::unbounded_channel();
         let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let next_id = Arc::new(AtomicU64::new(1));
         let shared = Shared {
-            queue,
+            queue: queue.clone(),
             waiting: Arc::new(Mutex::new(waiting)),
             in_flight: Arc::default(),
             failures: failures.clone(),
-            next_id: Arc::new(AtomicU64::new(1)),
+            next_id: next_id.clone(),
             timeout: options.timeout,
             host: front_addr.to_string(),
+            arn: format!(
+                "arn:aws:lambda:us-east-1:123456789012:function:{}",
+                options.name
+            ),
         };
         let runtime_app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_event))
@@ -116,10 +128,13 @@ impl FunctionUrl {
         for _ in 0..options.instances.max(1) {
             let mut cmd = Command::new(options.binary);
             cmd.env("AWS_LAMBDA_RUNTIME_API", runtime_addr.to_string())
-                .env("AWS_LAMBDA_FUNCTION_NAME", "itc-api")
+                .env("AWS_LAMBDA_FUNCTION_NAME", options.name)
                 .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
                 .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-                .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/itc-api")
+                .env(
+                    "AWS_LAMBDA_LOG_GROUP_NAME",
+                    format!("/aws/lambda/{}", options.name),
+                )
                 .envs(options.env.iter().map(|(k, v)| (k, v)))
                 .kill_on_drop(true);
             if !options.inherit_output {
@@ -128,12 +143,35 @@ impl FunctionUrl {
             instances.push(cmd.spawn()?);
         }
         Ok(Self {
+            queue,
+            next_id,
             url: format!("http://{front_addr}"),
             instances,
             failures,
             _front: front_task,
             _runtime: runtime_task,
         })
+    }
+
+    /// Invokes the function with `event` (as EventBridge or `aws lambda invoke` does) and
+    /// waits for its answer: the status a function URL would give it, and the payload.
+    pub async fn invoke(&self, event: Value) -> std::io::Result<(StatusCode, Bytes)> {
+        let id = format!(
+            "{:016x}-direct",
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        );
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Invocation { id, event, reply })
+            .map_err(|_| std::io::Error::other("the Runtime API has stopped"))?;
+        let res = answer
+            .await
+            .map_err(|_| std::io::Error::other("the function gave no answer"))?;
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+            .await
+            .map_err(std::io::Error::other)?;
+        Ok((status, body))
     }
 
     /// The function URL's base, `http://127.0.0.1:PORT`.
@@ -183,8 +221,12 @@ async fn invoke(
         );
     };
     let event = event(&shared, &parts, &body, peer);
+    let id = event["requestContext"]["requestId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let (reply, answer) = oneshot::channel();
-    if shared.queue.send(Invocation { event, reply }).is_err() {
+    if shared.queue.send(Invocation { id, event, reply }).is_err() {
         return plain(StatusCode::BAD_GATEWAY, "No instance is running");
     }
     match tokio::time::timeout(shared.timeout, answer).await {
@@ -281,13 +323,9 @@ async fn next_event(State(shared): State<Shared>) -> Response {
         let mut waiting = shared.waiting.lock().await;
         waiting.recv().await
     };
-    let Some(Invocation { event, reply }) = invocation else {
+    let Some(Invocation { id, event, reply }) = invocation else {
         return plain(StatusCode::GONE, "shutting down");
     };
-    let id = event["requestContext"]["requestId"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
     if let Ok(mut in_flight) = shared.in_flight.lock() {
         in_flight.insert(id.clone(), reply);
     }
@@ -297,10 +335,7 @@ async fn next_event(State(shared): State<Shared>) -> Response {
     for (name, value) in [
         ("lambda-runtime-aws-request-id", id),
         ("lambda-runtime-deadline-ms", deadline.to_string()),
-        (
-            "lambda-runtime-invoked-function-arn",
-            "arn:aws:lambda:us-east-1:123456789012:function:itc-api".to_owned(),
-        ),
+        ("lambda-runtime-invoked-function-arn", shared.arn.clone()),
         (
             "lambda-runtime-trace-id",
             "Root=1-00000000-000000000000000000000000".to_owned(),

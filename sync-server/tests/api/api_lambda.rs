@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use sync_server::delivery::deliver_due;
-use testkit::lambda::{FunctionUrl, Options};
+use testkit::lambda::{LocalLambda, Options};
 use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp, client_thumbnails, free_port, jpeg, spawn_app_with};
@@ -23,7 +23,7 @@ async fn start_function(
     smtp_url: &str,
     data_dir: &std::path::Path,
     extra: &[(&str, &str)],
-) -> FunctionUrl {
+) -> LocalLambda {
     let listen = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
     let mut env = lambda_env(app, smtp_url, &format!("http://{listen}"), data_dir);
     env.extend(
@@ -34,8 +34,9 @@ async fn start_function(
     // ITC_TEST_API_LAMBDA_BIN runs another build, e.g. build-lambda.sh's `bootstrap`.
     let bin = std::env::var("ITC_TEST_API_LAMBDA_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_api-lambda").to_owned());
-    FunctionUrl::start(Options {
+    LocalLambda::start(Options {
         binary: std::path::Path::new(&bin),
+        name: "itc-api",
         env,
         instances: 2,
         timeout: Duration::from_secs(30),
@@ -130,18 +131,14 @@ async fn the_api_lambda_serves_a_whole_capsule_walk() {
 
     // The owner's original is a redirect to S3; the thumbnail streams through the function.
     let base = format!("/v1/capsules/{id}/photos/{}", ids[0]);
-    let original = app
-        .req(Method::GET, &format!("{base}/original"), &user)
-        .send()
-        .await
-        .expect("original");
+    let photo = |variant: &'static str| {
+        let req = app.req(Method::GET, &format!("{base}/{variant}"), &user);
+        async move { req.send().await.expect(variant) }
+    };
+    let original = photo("original").await;
     assert_eq!(original.status(), 200);
     assert_eq!(&original.bytes().await.expect("bytes")[..], &photos[0][..]);
-    let thumb = app
-        .req(Method::GET, &format!("{base}/thumbnail"), &user)
-        .send()
-        .await
-        .expect("thumbnail");
+    let thumb = photo("thumbnail").await;
     assert_eq!(thumb.status(), 200);
     assert_eq!(thumb.headers()["content-type"], "image/jpeg");
     let sent = client_thumbnails(&photos[0]);
@@ -155,11 +152,7 @@ async fn the_api_lambda_serves_a_whole_capsule_walk() {
     assert_eq!(status, 200);
     assert!(feed.to_string().contains(&id.to_string()), "{feed}");
     assert_eq!(app.seal(&user, id).await.status(), 200);
-    let sealed = app
-        .req(Method::GET, &format!("{base}/original"), &user)
-        .send()
-        .await
-        .expect("sealed original");
+    let sealed = photo("original").await;
     assert_eq!(
         sealed.status(),
         403,

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use testkit::lambda::{FunctionUrl, Options};
+use testkit::lambda::{LocalLambda, Options};
 
 #[tokio::main]
 async fn main() {
@@ -21,8 +21,9 @@ async fn main() {
         },
         _ => usage(),
     };
-    let function = FunctionUrl::start(Options {
+    let function = LocalLambda::start(Options {
         binary: &binary,
+        name: "itc-api",
         env: Vec::new(),
         instances,
         timeout: Duration::from_secs(30),
