@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the Lambdas for provided.al2023 (x86_64) with cargo-lambda and packs each with
 # Amazon RDS's CA bundle (for sslmode=verify-full) into target/lambda/NAME.zip:
-# delivery-lambda (both sizes) and api-lambda (the small size's API).
-#   deploy/aws/build-lambda.sh [NAME ...]     default: both
+# delivery-lambda (both sizes), api-lambda and mail-relay-lambda (the small size's API and
+# its mail relay).
+#   deploy/aws/build-lambda.sh [NAME ...]     default: all three
 #   RDS_CA_BUNDLE=/path/to/global-bundle.pem  uses a bundle you already have;
 #   otherwise it is downloaded from Amazon's trust store.
 set -euo pipefail
@@ -16,12 +17,12 @@ if ! command -v cargo-lambda > /dev/null 2>&1; then
 fi
 target="${CARGO_TARGET_DIR:-target}"
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=(delivery-lambda api-lambda)
+[ ${#names[@]} -gt 0 ] || names=(delivery-lambda api-lambda mail-relay-lambda)
 bins=()
 for name in "${names[@]}"; do
   case "$name" in
-    delivery-lambda | api-lambda) bins+=(--bin "$name") ;;
-    *) echo "unknown Lambda $name (delivery-lambda, api-lambda)" >&2; exit 2 ;;
+    delivery-lambda | api-lambda | mail-relay-lambda) bins+=(--bin "$name") ;;
+    *) echo "unknown Lambda $name (delivery-lambda, api-lambda, mail-relay-lambda)" >&2; exit 2 ;;
   esac
 done
 cargo lambda build --release --locked --x86-64 -p sync-server "${bins[@]}"

@@ -95,6 +95,11 @@ pub struct Flags {
     /// (STARTTLS) or smtps://user:pass@host:465. Default: .eml files in DATA/outbox.
     #[arg(long, env = "ITC_SMTP_URL", hide_env_values = true, value_parser = secret)]
     pub smtp_url: Option<SecretString>,
+    /// Hand the open-date emails to the mail relay (`mail/outbox/` in the blob store)
+    /// instead of sending them: for a server in a network with no way out to SMTP. The
+    /// `mail-relay-lambda` sends them and reports refusals back.
+    #[arg(long, env = "ITC_MAIL_RELAY", conflicts_with = "smtp_url")]
+    pub mail_relay: bool,
     /// SMTP connections (and emails in flight) per process.
     #[arg(long, env = "ITC_SMTP_CONNECTIONS", default_value_t = 32)]
     pub smtp_connections: u32,
@@ -239,6 +244,8 @@ pub struct StorageSettings {
 pub struct MailSettings {
     /// None: write .eml files into DATA/outbox. May hold credentials.
     pub smtp_url: Option<SecretString>,
+    /// Hand messages to the mail relay through the blob store instead.
+    pub relay: bool,
     pub smtp_connections: usize,
     pub from: lettre::message::Mailbox,
 }
@@ -413,6 +420,7 @@ impl Settings {
             },
             mail: MailSettings {
                 smtp_url: f.smtp_url,
+                relay: f.mail_relay,
                 smtp_connections: usize::try_from(f.smtp_connections.max(1)).unwrap_or(1),
                 from,
             },

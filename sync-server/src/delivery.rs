@@ -24,6 +24,7 @@ use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery, OpenedCapsule};
 use crate::db::photos::PhotoRow;
 use crate::db::users::reserve_seq;
 use crate::mail::compose::{self, CapsuleEmail, MAX_INLINE_PHOTOS};
+use crate::mail::relay;
 use crate::state::AppState;
 use protocol::ThumbnailState;
 
@@ -39,6 +40,8 @@ pub struct DeliveryReport {
     pub sent: u64,
     pub retrying: u64,
     pub failed: u64,
+    /// Handed to the mail relay earlier and refused by the receiving server since.
+    pub refused: u64,
 }
 
 /// Opens what is due and sends what is due, until nothing due is left for this call.
@@ -47,13 +50,36 @@ pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result
     // Capsules sealed on a device open from their files first; one whose key cannot be had
     // yet stays sealed (open_due passes it by) and is tried again next run.
     crate::sealing::unseal::run_due(state, now).await?;
+    let refused = record_refusals(state).await?;
     let opened = open_due(state, now).await?;
     let mut report = send_due(state, now).await?;
     report.opened = opened;
+    report.refused = refused;
     if report != DeliveryReport::default() {
         tracing::info!(?report, "delivery run");
     }
     Ok(report)
+}
+
+/// Records what the mail relay's SMTP server refused for good against its deliveries.
+async fn record_refusals(state: &AppState) -> anyhow::Result<u64> {
+    if !state.settings.mail.relay {
+        return Ok(0);
+    }
+    let mut recorded = 0;
+    for refusal in relay::refusals(state.blobs.as_ref()).await? {
+        match Uuid::try_parse(&refusal.name) {
+            Ok(id) => {
+                if state.db.delivery_refused(id, &refusal.reason).await? {
+                    recorded += 1;
+                    tracing::warn!(delivery_id = %id, reason = %refusal.reason, "delivery refused");
+                }
+            }
+            Err(_) => tracing::warn!(name = %refusal.name, "a refusal of no delivery; dropped"),
+        }
+        relay::forget(state.blobs.as_ref(), &refusal).await?;
+    }
+    Ok(recorded)
 }
 
 /// Opens every sealed capsule whose date has passed and queues its deliveries.

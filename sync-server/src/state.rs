@@ -11,7 +11,28 @@ use crate::clock::Clock;
 use crate::config::{BlobTarget, Settings};
 use crate::db::Db;
 use crate::limits::HashSlots;
+use crate::mail::relay::RelayOutbox;
 use crate::mail::{Mailer, OutboxMailer, SmtpMailer};
+
+/// The blob store the settings name; a local S3-compatible server gets its bucket made.
+pub async fn open_blobs(target: &BlobTarget) -> anyhow::Result<Arc<dyn BlobStore>> {
+    Ok(match target {
+        BlobTarget::Folder(dir) => Arc::new(FolderStore::open(dir).await?),
+        BlobTarget::S3 {
+            bucket,
+            prefix,
+            endpoint,
+        } => {
+            let store = S3Store::connect(bucket, prefix, endpoint.as_deref()).await?;
+            if endpoint.is_some() {
+                // Local S3-compatible servers start empty; AWS buckets come from the
+                // infrastructure template.
+                store.ensure_bucket().await?;
+            }
+            Arc::new(store)
+        }
+    })
+}
 
 /// Configuration, database, blob store, token keys and clock.
 #[derive(Clone)]
@@ -44,28 +65,14 @@ impl AppState {
             settings.database.max_connections,
         )
         .await?;
-        let blobs: Arc<dyn BlobStore> = match &settings.storage.blob {
-            BlobTarget::Folder(dir) => Arc::new(FolderStore::open(dir).await?),
-            BlobTarget::S3 {
-                bucket,
-                prefix,
-                endpoint,
-            } => {
-                let store = S3Store::connect(bucket, prefix, endpoint.as_deref()).await?;
-                if endpoint.is_some() {
-                    // Local S3-compatible servers start empty; AWS buckets come from the
-                    // infrastructure template.
-                    store.ensure_bucket().await?;
-                }
-                Arc::new(store)
-            }
-        };
-        let mailer: Arc<dyn Mailer> = match &settings.mail.smtp_url {
-            Some(url) => Arc::new(SmtpMailer::new(
+        let blobs = open_blobs(&settings.storage.blob).await?;
+        let mailer: Arc<dyn Mailer> = match (&settings.mail.smtp_url, settings.mail.relay) {
+            (_, true) => Arc::new(RelayOutbox::new(blobs.clone())),
+            (Some(url), false) => Arc::new(SmtpMailer::new(
                 url.expose_secret(),
                 u32::try_from(settings.mail.smtp_connections).unwrap_or(32),
             )?),
-            None => Arc::new(OutboxMailer::open(settings.data_dir.join("outbox")).await?),
+            (None, false) => Arc::new(OutboxMailer::open(settings.data_dir.join("outbox")).await?),
         };
         let hash_slots = Arc::new(HashSlots::new(
             settings.limits.max_password_hashes,

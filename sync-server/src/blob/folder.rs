@@ -291,6 +291,29 @@ impl BlobStore for FolderStore {
         }
     }
 
+    async fn list(&self, folder: &str, limit: usize) -> Result<Vec<String>, BlobError> {
+        let folder = folder.trim_end_matches('/');
+        let mut dir = match fs::read_dir(self.path(folder)?).await {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            other => other?,
+        };
+        let mut keys = Vec::new();
+        while let Some(entry) = dir.next_entry().await? {
+            let name = entry.file_name();
+            // Names the server did not make (a half-written temporary file) are not keys.
+            let Some(name) = name.to_str() else { continue };
+            if entry.file_type().await?.is_file()
+                && check_key(name).is_ok()
+                && !name.starts_with('.')
+            {
+                keys.push(format!("{folder}/{name}"));
+            }
+        }
+        keys.sort_unstable();
+        keys.truncate(limit);
+        Ok(keys)
+    }
+
     async fn check(&self) -> Result<(), BlobError> {
         let meta = fs::metadata(self.root.join(".incoming")).await?;
         if meta.is_dir() {
@@ -298,5 +321,44 @@ impl BlobStore for FolderStore {
         } else {
             Err(BlobError::Unavailable("blob folder is missing".into()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn list_names_the_files_of_one_folder_in_order_and_nothing_half_written() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = FolderStore::open(dir.path()).await.expect("open");
+        assert!(
+            store
+                .list("mail/outbox/", 10)
+                .await
+                .expect("list")
+                .is_empty()
+        );
+        for key in [
+            "mail/outbox/b.eml",
+            "mail/outbox/a.eml",
+            "mail/outbox/deeper/c.eml",
+        ] {
+            store
+                .put_bytes(key, Bytes::from_static(b"x"), "message/rfc822")
+                .await
+                .expect("put");
+        }
+        fs::write(dir.path().join("mail/outbox/.half.tmp"), b"x")
+            .await
+            .expect("write");
+        assert_eq!(
+            store.list("mail/outbox/", 10).await.expect("list"),
+            ["mail/outbox/a.eml", "mail/outbox/b.eml"]
+        );
+        assert_eq!(
+            store.list("mail/outbox", 1).await.expect("list"),
+            ["mail/outbox/a.eml"]
+        );
     }
 }

@@ -161,6 +161,10 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Deletes every object under a prefix.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BlobError>;
 
+    /// The keys of the objects directly in `folder` (a prefix ending in `/`), in key order,
+    /// at most `limit` of them.
+    async fn list(&self, folder: &str, limit: usize) -> Result<Vec<String>, BlobError>;
+
     /// Readiness probe.
     async fn check(&self) -> Result<(), BlobError>;
 }

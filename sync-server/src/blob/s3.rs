@@ -589,6 +589,38 @@ impl BlobStore for S3Store {
         }
     }
 
+    async fn list(&self, folder: &str, limit: usize) -> Result<Vec<String>, BlobError> {
+        let full = self.key(folder.trim_end_matches('/'))? + "/";
+        let mut keys = Vec::new();
+        let mut token = None;
+        while keys.len() < limit {
+            let page = self
+                .client
+                .list_objects_v2()
+                .bucket(&self.bucket)
+                .prefix(&full)
+                .delimiter("/")
+                .max_keys(i32::try_from(limit - keys.len()).unwrap_or(1000).min(1000))
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(err)?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key())
+                    .filter_map(|k| k.strip_prefix(&self.prefix))
+                    .map(str::to_owned),
+            );
+            match page.next_continuation_token() {
+                Some(t) if page.is_truncated() == Some(true) => token = Some(t.to_owned()),
+                _ => break,
+            }
+        }
+        keys.truncate(limit);
+        Ok(keys)
+    }
+
     async fn check(&self) -> Result<(), BlobError> {
         self.client
             .head_bucket()

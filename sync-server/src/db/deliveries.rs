@@ -206,6 +206,20 @@ impl Db {
         Ok(())
     }
 
+    /// A handed-over delivery that the receiving server refused for good (reported by the
+    /// mail relay): failed, with the server's words. False when it was not a sent one.
+    pub async fn delivery_refused(&self, id: Uuid, error: &str) -> DbResult<bool> {
+        let done = sqlx::query(
+            "UPDATE deliveries SET status = 'failed', last_error = $2, sent_at = NULL \
+             WHERE id = $1 AND status = 'sent'",
+        )
+        .bind(id.to_string())
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     /// The deliveries of a capsule, in recipient order.
     pub async fn deliveries_of(&self, capsule_id: Uuid) -> DbResult<Vec<DeliveryRow>> {
         Ok(sqlx::query_as::<Any, DeliveryRow>(

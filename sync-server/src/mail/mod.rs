@@ -2,6 +2,7 @@
 //! when no SMTP server is configured (the embedded default), so nothing is ever lost.
 
 pub mod compose;
+pub mod relay;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,6 +20,22 @@ pub enum MailError {
     Outbox(#[from] std::io::Error),
     #[error("message: {0}")]
     Build(String),
+    #[error(transparent)]
+    Blob(#[from] crate::blob::BlobError),
+}
+
+/// An SMTP server's no, and whether it is for good (a 5xx).
+#[derive(Debug)]
+pub struct SmtpFailure {
+    pub permanent: bool,
+    pub text: String,
+}
+
+/// A name the caller gave, reduced to what is safe in a file name or a key.
+fn file_name(name: &str) -> String {
+    name.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .collect()
 }
 
 /// Something that takes a finished message.
@@ -57,6 +74,22 @@ impl SmtpMailer {
             .to_owned();
         Ok(Self { transport, host })
     }
+
+    /// Sends a message already formatted (the relay's), to the envelope's recipients.
+    pub async fn send_raw(
+        &self,
+        envelope: &lettre::address::Envelope,
+        raw: &[u8],
+    ) -> Result<(), SmtpFailure> {
+        self.transport
+            .send_raw(envelope, raw)
+            .await
+            .map(|_| ())
+            .map_err(|e| SmtpFailure {
+                permanent: e.is_permanent(),
+                text: e.to_string(),
+            })
+    }
 }
 
 #[async_trait]
@@ -90,10 +123,7 @@ impl OutboxMailer {
 #[async_trait]
 impl Mailer for OutboxMailer {
     async fn send(&self, message: Message, name: &str) -> Result<(), MailError> {
-        let safe: String = name
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
-            .collect();
+        let safe = file_name(name);
         let tmp = self.dir.join(format!(".{safe}.tmp"));
         tokio::fs::write(&tmp, message.formatted()).await?;
         tokio::fs::rename(&tmp, self.dir.join(format!("{safe}.eml"))).await?;

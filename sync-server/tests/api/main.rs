@@ -9,6 +9,7 @@ mod faults;
 mod helpers;
 mod lambda;
 mod limits;
+mod mail_relay;
 mod photos;
 mod recipients;
 mod replicas;

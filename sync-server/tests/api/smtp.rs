@@ -7,6 +7,22 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::{free_port, wait_for_port};
 
+/// Where mail to [`REFUSED_DOMAIN`] is refused at RCPT TO, as a receiving server refuses
+/// an address that does not exist.
+pub const REFUSED_DOMAIN: &str = "no-such-mailbox.example";
+
+/// aiosmtpd's Maildir handler, refusing mail to REFUSED_DOMAIN for good.
+const HANDLER: &str = r#"
+from aiosmtpd.handlers import Mailbox
+
+class RefusingMailbox(Mailbox):
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().endswith("@no-such-mailbox.example"):
+            return "550 5.1.1 <%s>: Recipient address rejected: User unknown" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+"#;
+
 /// One SMTP server process; killed when dropped.
 pub struct SmtpServer {
     pub port: u16,
@@ -79,7 +95,9 @@ impl SmtpServer {
 
     /// Starts the process again (same port, same mailbox).
     pub fn restart(&mut self) {
+        std::fs::write(self.dir.path().join("itc_smtp.py"), HANDLER).expect("handler");
         let child = Command::new("python3")
+            .env("PYTHONPATH", self.dir.path())
             .args([
                 "-m",
                 "aiosmtpd",
@@ -87,7 +105,7 @@ impl SmtpServer {
                 "-l",
                 &format!("127.0.0.1:{}", self.port),
             ])
-            .args(["-c", "aiosmtpd.handlers.Mailbox"])
+            .args(["-c", "itc_smtp.RefusingMailbox"])
             .arg(self.maildir())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
