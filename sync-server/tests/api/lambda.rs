@@ -51,6 +51,27 @@ pub fn lambda_env(
     .collect()
 }
 
+/// One instance of a Lambda binary, given what the template gives it, for direct invocations.
+pub async fn start_lambda(
+    app: &crate::helpers::TestApp,
+    binary: &str,
+    name: &str,
+    smtp_url: &str,
+    data_dir: &std::path::Path,
+) -> LocalLambda {
+    LocalLambda::start(Options {
+        binary: std::path::Path::new(binary),
+        name,
+        env: lambda_env(app, smtp_url, &app.state.settings.http.public_url, data_dir),
+        instances: 1,
+        timeout: Duration::from_secs(60),
+        listen: ([127, 0, 0, 1], 0).into(),
+        inherit_output: std::env::var("TEST_LOG").is_ok(),
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the {name} lambda: {e}"))
+}
+
 /// The Lambda binary delivers a due capsule from PostgreSQL + S3 through SMTP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_delivery_lambda_delivers_a_due_capsule() {
@@ -82,22 +103,7 @@ async fn the_delivery_lambda_delivers_a_due_capsule() {
     // `bootstrap` (cargo-lambda, linked against an old glibc for provided.al2023).
     let bin = std::env::var("ITC_TEST_LAMBDA_BIN")
         .unwrap_or_else(|_| env!("CARGO_BIN_EXE_delivery-lambda").to_owned());
-    let lambda = LocalLambda::start(Options {
-        binary: std::path::Path::new(&bin),
-        name: "itc-delivery",
-        env: lambda_env(
-            &app,
-            &smtp.url(),
-            &app.state.settings.http.public_url,
-            data.path(),
-        ),
-        instances: 1,
-        timeout: Duration::from_secs(60),
-        listen: ([127, 0, 0, 1], 0).into(),
-        inherit_output: std::env::var("TEST_LOG").is_ok(),
-    })
-    .await
-    .expect("the delivery lambda");
+    let lambda = start_lambda(&app, &bin, "itc-delivery", &smtp.url(), data.path()).await;
     let event = json!({
         "version": "0", "id": Uuid::new_v4(), "detail-type": "Scheduled Event",
         "source": "aws.events", "account": "123456789012", "time": chrono::Utc::now().to_rfc3339(),

@@ -3,16 +3,14 @@
 //! to a real SMTP server on S3 events and on a sweep, exactly once, and what that server
 //! refuses for good comes back to the owner as a failed delivery.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 use sync_server::delivery::deliver_due;
 use sync_server::mail::relay::{OUTBOX, REFUSED};
-use testkit::lambda::{LocalLambda, Options};
+use testkit::lambda::LocalLambda;
 use uuid::Uuid;
 
 use crate::helpers::{Backend, spawn_app_with};
-use crate::lambda::lambda_env;
+use crate::lambda::start_lambda;
 use crate::smtp::{REFUSED_DOMAIN, SmtpServer};
 
 fn schedule() -> Value {
@@ -84,22 +82,14 @@ async fn the_relay_sends_each_handed_over_email_once_and_brings_refusals_back() 
     assert_eq!(smtp.count(), 0);
 
     let data = tempfile::tempdir().expect("tmp");
-    let lambda = LocalLambda::start(Options {
-        binary: std::path::Path::new(env!("CARGO_BIN_EXE_mail-relay-lambda")),
-        name: "itc-mail-relay",
-        env: lambda_env(
-            &app,
-            &smtp.url(),
-            &app.state.settings.http.public_url,
-            data.path(),
-        ),
-        instances: 1,
-        timeout: Duration::from_secs(60),
-        listen: ([127, 0, 0, 1], 0).into(),
-        inherit_output: std::env::var("TEST_LOG").is_ok(),
-    })
-    .await
-    .expect("the relay lambda");
+    let lambda = start_lambda(
+        &app,
+        env!("CARGO_BIN_EXE_mail-relay-lambda"),
+        "itc-mail-relay",
+        &smtp.url(),
+        data.path(),
+    )
+    .await;
 
     // SMTP down: the sweep fails (so Lambda retries) and everything stays in the outbox.
     smtp.stop();
