@@ -24,7 +24,7 @@ use crate::db::deliveries::{self, ClaimedDelivery, NewDelivery, OpenedCapsule};
 use crate::db::photos::PhotoRow;
 use crate::db::users::reserve_seq;
 use crate::mail::compose::{self, CapsuleEmail, MAX_INLINE_PHOTOS};
-use crate::mail::relay;
+use crate::mail::{MailError, relay};
 use crate::state::AppState;
 use protocol::ThumbnailState;
 
@@ -40,7 +40,8 @@ pub struct DeliveryReport {
     pub sent: u64,
     pub retrying: u64,
     pub failed: u64,
-    /// Handed to the mail relay earlier and refused by the receiving server since.
+    /// Refused for good by the receiving server: just now, or since they were handed to the
+    /// mail relay.
     pub refused: u64,
 }
 
@@ -54,7 +55,7 @@ pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result
     let opened = open_due(state, now).await?;
     let mut report = send_due(state, now).await?;
     report.opened = opened;
-    report.refused = refused;
+    report.refused += refused;
     if report != DeliveryReport::default() {
         tracing::info!(?report, "delivery run");
     }
@@ -116,6 +117,7 @@ pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<De
         let batch = send_batch(state, &worker, now, claimed).await?;
         report.sent += batch.sent;
         report.retrying += batch.retrying;
+        report.refused += batch.refused;
         report.failed += batch.failed;
     }
 }
@@ -321,7 +323,7 @@ async fn send_batch(
         async move {
             let outcome = match capsule {
                 Some(c) => send_one(state, &d, &c).await,
-                None => Err("the capsule no longer exists".to_owned()),
+                None => Err(Unsent::retry("the capsule no longer exists")),
             };
             (d, outcome)
         }
@@ -341,7 +343,16 @@ async fn send_batch(
         .await?;
     report.sent = sent.len() as u64;
     for (d, outcome) in &results {
-        let Err(reason) = outcome else { continue };
+        let Err(Unsent { refused, reason }) = outcome else {
+            continue;
+        };
+        if *refused {
+            // The address will never take mail: no retry, the owner is told at once.
+            tracing::warn!(delivery_id = %d.id, %reason, "delivery refused");
+            state.db.delivery_failed(d.id, worker, reason, None).await?;
+            report.refused += 1;
+            continue;
+        }
         let give_up = d.attempts >= i64::from(state.settings.delivery.max_attempts);
         let retry_at = (!give_up).then(|| to_ms(now) + ms(backoff(d.attempts)));
         tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
@@ -358,11 +369,27 @@ async fn send_batch(
     Ok(report)
 }
 
-async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> Result<(), String> {
+/// Why an email did not go, and whether trying again can help.
+struct Unsent {
+    /// The receiving server refused the address for good.
+    refused: bool,
+    reason: String,
+}
+
+impl Unsent {
+    fn retry(reason: impl ToString) -> Self {
+        Self {
+            refused: false,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> Result<(), Unsent> {
     let token = d
         .link_token
         .as_deref()
-        .ok_or_else(|| "the link of this delivery was already sent".to_owned())?;
+        .ok_or_else(|| Unsent::retry("the link of this delivery was already sent"))?;
     let link = format!("{}/c/{token}", state.settings.http.public_url);
     let delivery_id = d.id.to_string();
     let email = CapsuleEmail {
@@ -382,12 +409,15 @@ async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> 
             c.row.opened_at.unwrap_or_default() + ms(state.settings.delivery.link_ttl),
         ),
     };
-    let message = compose::build(&email).map_err(|e| e.to_string())?;
+    let message = compose::build(&email).map_err(Unsent::retry)?;
     state
         .mailer
         .send(message, &delivery_id)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| Unsent {
+            refused: matches!(e, MailError::Refused(_)),
+            reason: e.to_string(),
+        })
 }
 
 /// Calls `deliver_due` every `interval` until `stop` resolves.

@@ -16,6 +16,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 pub enum MailError {
     #[error("SMTP: {0}")]
     Smtp(String),
+    /// The receiving server says this address will never take mail.
+    #[error("refused: {0}")]
+    Refused(String),
     #[error("outbox: {0}")]
     Outbox(#[from] std::io::Error),
     #[error("message: {0}")]
@@ -24,11 +27,43 @@ pub enum MailError {
     Blob(#[from] crate::blob::BlobError),
 }
 
-/// An SMTP server's no, and whether it is for good (a 5xx).
+/// An SMTP server's no, and whether it refuses the recipient for good.
 #[derive(Debug)]
 pub struct SmtpFailure {
-    pub permanent: bool,
+    /// The address will never take mail ([`refuses_recipient`]); anything else (the server
+    /// down, our credentials, its policy) may pass on a later try or after an operator's fix.
+    pub refused: bool,
     pub text: String,
+}
+
+impl SmtpFailure {
+    fn of(e: &lettre::transport::smtp::Error) -> Self {
+        let text = e.to_string();
+        Self {
+            refused: e.is_permanent()
+                && e.status()
+                    .is_some_and(|code| refuses_recipient(&code.to_string(), &text)),
+            text,
+        }
+    }
+}
+
+/// Whether a permanent SMTP answer refuses the recipient's address (RFC 3463 5.1.x
+/// statuses other than the sender's 5.1.7 and 5.1.8; without an enhanced status, the basic
+/// 550, 551 and 553). A 535 (our credentials), a 554 or a 5.7.x (policy) must not fail
+/// every delivery at once: those wait for a retry and raise an alarm instead.
+pub fn refuses_recipient(code: &str, text: &str) -> bool {
+    let enhanced = text.split_whitespace().find(|w| {
+        let parts: Vec<&str> = w.trim_end_matches([':', ',', ';']).split('.').collect();
+        parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    });
+    match enhanced.map(|e| e.trim_end_matches([':', ',', ';'])) {
+        Some(e) => e.starts_with("5.1.") && !matches!(e, "5.1.7" | "5.1.8"),
+        None => matches!(code, "550" | "551" | "553"),
+    }
 }
 
 /// A name the caller gave, reduced to what is safe in a file name or a key.
@@ -85,21 +120,21 @@ impl SmtpMailer {
             .send_raw(envelope, raw)
             .await
             .map(|_| ())
-            .map_err(|e| SmtpFailure {
-                permanent: e.is_permanent(),
-                text: e.to_string(),
-            })
+            .map_err(|e| SmtpFailure::of(&e))
     }
 }
 
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, message: Message, _name: &str) -> Result<(), MailError> {
-        self.transport
-            .send(message)
-            .await
-            .map(|_| ())
-            .map_err(|e| MailError::Smtp(e.to_string()))
+        self.transport.send(message).await.map(|_| ()).map_err(|e| {
+            let failure = SmtpFailure::of(&e);
+            if failure.refused {
+                MailError::Refused(failure.text)
+            } else {
+                MailError::Smtp(failure.text)
+            }
+        })
     }
 
     fn describe(&self) -> String {
@@ -132,5 +167,52 @@ impl Mailer for OutboxMailer {
 
     fn describe(&self) -> String {
         format!("outbox folder {}", self.dir.display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_recipient;
+
+    #[test]
+    fn only_answers_about_the_recipients_address_refuse_it() {
+        for (code, text) in [
+            (
+                "550",
+                "permanent error (550): 5.1.1 <a@b.example>: Recipient address rejected: User unknown",
+            ),
+            (
+                "550",
+                "permanent error (550): Requested action not taken: mailbox unavailable",
+            ),
+            ("553", "permanent error (553): mailbox name not allowed"),
+            (
+                "554",
+                "permanent error (554): 5.1.2 bad destination system address",
+            ),
+        ] {
+            assert!(refuses_recipient(code, text), "{text}");
+        }
+        for (code, text) in [
+            (
+                "535",
+                "permanent error (535): 5.7.8 Authentication Credentials Invalid",
+            ),
+            (
+                "554",
+                "permanent error (554): Message rejected: Email address is not verified.",
+            ),
+            ("550", "permanent error (550): 5.7.1 Relaying denied"),
+            (
+                "553",
+                "permanent error (553): 5.1.8 sender domain does not exist",
+            ),
+            (
+                "552",
+                "permanent error (552): message size exceeds fixed maximum",
+            ),
+        ] {
+            assert!(!refuses_recipient(code, text), "{text}");
+        }
     }
 }

@@ -4,10 +4,11 @@
 //!
 //! The server hands each message to the blob store under [`OUTBOX`] (one object, the
 //! envelope as a JSON line before the message). The relay runs where SMTP is reachable,
-//! needs no database, sends the object and deletes it. What the receiving side refuses for
-//! good (a 5xx) goes under [`REFUSED`] with the server's words, and the delivery job records
-//! it against its delivery. A message the relay could not hand over for now stays in the
-//! outbox for the next try.
+//! needs no database, sends the object and purges it. An address the receiving side
+//! refuses for good (`mail::refuses_recipient`) goes under [`REFUSED`] with the server's
+//! words, and the delivery job records it against its delivery. A message the relay could
+//! not hand over (the server down, our credentials, its policy) stays in the outbox for the
+//! next try, and the failed invocation raises the relay's alarm.
 
 use std::sync::Arc;
 
@@ -95,7 +96,8 @@ impl Mailer for RelayOutbox {
 pub enum Relayed {
     /// The SMTP server took it; it left the outbox.
     Sent,
-    /// The SMTP server refused it for good; the refusal is recorded, it left the outbox.
+    /// The SMTP server refused its recipient for good; the refusal is recorded, it left the
+    /// outbox.
     Refused(String),
     /// Nothing there: sent by an earlier try (events can come twice).
     Gone,
@@ -181,7 +183,7 @@ impl Relay {
                 Ok(Relayed::Sent)
             }
             Err(SmtpFailure {
-                permanent: true,
+                refused: true,
                 text,
             }) => {
                 // The refusal is kept before the message goes, so a crash between the two

@@ -11,12 +11,13 @@ use crate::both_backends;
 use crate::helpers::{
     Backend, PASSWORD, TestApp, User, free_port, jpeg, spawn_app_with, wait_for_port,
 };
-use crate::smtp::{SmtpServer, link_in};
+use crate::smtp::{REFUSED_DOMAIN, SmtpServer, link_in};
 
 both_backends!(
     a_capsule_opens_at_its_date_and_each_recipient_gets_exactly_one_email,
     deliveries_wait_while_smtp_is_down_and_go_out_when_it_is_back,
     a_delivery_fails_for_good_after_the_last_attempt_and_says_why,
+    an_address_the_smtp_server_refuses_fails_at_once_and_the_others_go_out,
     a_claimed_delivery_of_a_dead_worker_is_sent_after_its_lease,
 );
 
@@ -242,6 +243,58 @@ async fn a_delivery_fails_for_good_after_the_last_attempt_and_says_why(b: Backen
     // Kept, never dropped: the rows are still there to see.
     let counts = app.state.db.delivery_counts().await.expect("counts");
     assert_eq!(counts, vec![("failed".to_owned(), 3)]);
+}
+
+async fn an_address_the_smtp_server_refuses_fails_at_once_and_the_others_go_out(b: Backend) {
+    let smtp = SmtpServer::start();
+    let app = app_with_smtp(b, smtp.url()).await;
+    let user = app.new_user().await;
+    let id = Uuid::now_v7();
+    let refused = format!("gone@{REFUSED_DOMAIN}");
+    let open_at = (app.clock_now_utc() + chrono::Duration::seconds(61)).to_rfc3339();
+    let res = app
+        .put_capsule(
+            &user,
+            id,
+            &json!({"title": "Bounce", "note": "n", "open_at": open_at, "time_zone": "UTC",
+                    "recipients": ["ann@example.com", refused]}),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    assert_eq!(app.seal(&user, id).await.status(), 200);
+    app.clock.advance(chrono::Duration::minutes(2));
+    let r = deliver_due(&app.state, app.clock_now_utc())
+        .await
+        .expect("run");
+    assert_eq!(
+        (r.opened, r.sent, r.refused, r.retrying, r.failed),
+        (1, 2, 1, 0, 0)
+    );
+    smtp.assert_each_once([
+        ("Bounce".to_owned(), "ann@example.com".to_owned()),
+        ("Bounce".to_owned(), user.email.clone()),
+    ])
+    .await;
+    let (_, got) = app.get_json(&user, &format!("/v1/capsules/{id}")).await;
+    for d in got["capsule"]["deliveries"].as_array().expect("deliveries") {
+        if d["recipient"] == refused {
+            assert_eq!(d["status"], "failed", "{d}");
+            assert_eq!(
+                d["attempts"], 1,
+                "no retries for an address that does not exist"
+            );
+            let why = d["last_error"].as_str().unwrap_or_default();
+            assert!(why.contains("550") && why.contains("User unknown"), "{why}");
+        } else {
+            assert_eq!(d["status"], "sent", "{d}");
+        }
+    }
+    // Hours later nothing is tried again.
+    app.clock.advance(chrono::Duration::hours(5));
+    let r = deliver_due(&app.state, app.clock_now_utc())
+        .await
+        .expect("run");
+    assert_eq!(r, DeliveryReport::default());
 }
 
 async fn a_claimed_delivery_of_a_dead_worker_is_sent_after_its_lease(b: Backend) {
