@@ -127,6 +127,10 @@ pub async fn log_in(
     client: Option<IpAddr>,
 ) -> ApiResult<SessionResponse> {
     let email = email.trim().to_lowercase();
+    // Sign-up takes no address with a control character, and PostgreSQL refuses a NUL in
+    // text: such an email is an unknown account (same answer, same cost), not a query.
+    let unknown = email.chars().any(char::is_control);
+    let email: String = email.chars().filter(|c| !c.is_control()).collect();
     let account_key = format!("account:{email}");
     let address_key = client.map(|ip| format!("address:{ip}"));
     let s = &state.settings;
@@ -135,7 +139,11 @@ pub async fn log_in(
         keys.push((k.as_str(), s.limits.max_failures_per_address));
     }
     check_throttle(state, &keys).await?;
-    let user = state.db.user_by_email(&email).await?;
+    let user = if unknown {
+        None
+    } else {
+        state.db.user_by_email(&email).await?
+    };
     let phc = user
         .as_ref()
         .map_or_else(|| password::DECOY.to_owned(), |u| u.password_hash.clone());

@@ -82,6 +82,19 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(b: Backend) {
     let b: serde_json::Value = unknown.json().await.expect("json");
     assert_eq!(a, b);
     assert_eq!(a["error"]["code"], "invalid_credentials");
+    // An address no account can have (a NUL, which PostgreSQL refuses in text, and other
+    // control characters) is an unknown one too, not a server error; so is the account's
+    // own address with a control character in it, even with the right password.
+    for email in [
+        "\u{e6}\u{0}z".to_owned(),
+        format!("{}\u{0}", user.email),
+        "a\u{7}@example.com".to_owned(),
+    ] {
+        let odd = app.log_in_raw(&email, PASSWORD).await;
+        assert_eq!(odd.status(), 401, "{email:?}");
+        let c: serde_json::Value = odd.json().await.expect("json");
+        assert_eq!(c, a, "{email:?}");
+    }
 }
 
 async fn failed_log_ins_are_limited_per_account_and_per_address(b: Backend) {
