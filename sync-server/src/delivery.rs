@@ -71,7 +71,11 @@ async fn record_refusals(state: &AppState) -> anyhow::Result<u64> {
     for refusal in relay::refusals(state.blobs.as_ref()).await? {
         match Uuid::try_parse(&refusal.name) {
             Ok(id) => {
-                if state.db.delivery_refused(id, &refusal.reason).await? {
+                if state
+                    .db
+                    .delivery_refused(id, &crate::mail::refusal(&refusal.reason))
+                    .await?
+                {
                     recorded += 1;
                     tracing::warn!(delivery_id = %id, reason = %refusal.reason, "delivery refused");
                 }

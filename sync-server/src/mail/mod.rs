@@ -17,7 +17,7 @@ pub enum MailError {
     #[error("SMTP: {0}")]
     Smtp(String),
     /// The receiving server says this address will never take mail.
-    #[error("refused: {0}")]
+    #[error("{}", refusal(.0))]
     Refused(String),
     #[error("outbox: {0}")]
     Outbox(#[from] std::io::Error),
@@ -46,6 +46,11 @@ impl SmtpFailure {
             text,
         }
     }
+}
+
+/// What the owner reads beside a recipient whose address was refused.
+pub fn refusal(server_said: &str) -> String {
+    format!("The recipient's mail server refused this address: {server_said}")
 }
 
 /// Whether a permanent SMTP answer refuses the recipient's address (RFC 3463 5.1.x

@@ -174,7 +174,12 @@ async fn the_relay_sends_each_handed_over_email_once_and_brings_refusals_back() 
         if d["recipient"] == refused {
             assert_eq!(d["status"], "failed", "{d}");
             let why = d["last_error"].as_str().unwrap_or_default();
-            assert!(why.contains("550") || why.contains("User unknown"), "{why}");
+            assert!(
+                why.starts_with("The recipient's mail server refused this address")
+                    && why.contains("550")
+                    && why.contains("User unknown"),
+                "{why}"
+            );
         } else {
             assert_eq!(d["status"], "sent", "{d}");
         }
