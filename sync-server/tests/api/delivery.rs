@@ -275,7 +275,18 @@ async fn an_address_the_smtp_server_refuses_fails_at_once_and_the_others_go_out(
         ("Bounce".to_owned(), user.email.clone()),
     ])
     .await;
-    let (_, got) = app.get_json(&user, &format!("/v1/capsules/{id}")).await;
+    assert_refused_beside(&app, &user, id, &refused).await;
+    // Hours later nothing is tried again.
+    app.clock.advance(chrono::Duration::hours(5));
+    let r = deliver_due(&app.state, app.clock_now_utc())
+        .await
+        .expect("run");
+    assert_eq!(r, DeliveryReport::default());
+}
+
+/// What the owner sees: `refused` failed once, with the server's words; the others sent.
+pub async fn assert_refused_beside(app: &TestApp, user: &User, id: Uuid, refused: &str) {
+    let (_, got) = app.get_json(user, &format!("/v1/capsules/{id}")).await;
     for d in got["capsule"]["deliveries"].as_array().expect("deliveries") {
         if d["recipient"] == refused {
             assert_eq!(d["status"], "failed", "{d}");
@@ -294,12 +305,6 @@ async fn an_address_the_smtp_server_refuses_fails_at_once_and_the_others_go_out(
             assert_eq!(d["status"], "sent", "{d}");
         }
     }
-    // Hours later nothing is tried again.
-    app.clock.advance(chrono::Duration::hours(5));
-    let r = deliver_due(&app.state, app.clock_now_utc())
-        .await
-        .expect("run");
-    assert_eq!(r, DeliveryReport::default());
 }
 
 async fn a_claimed_delivery_of_a_dead_worker_is_sent_after_its_lease(b: Backend) {

@@ -9,6 +9,7 @@ use sync_server::mail::relay::{OUTBOX, REFUSED};
 use testkit::lambda::LocalLambda;
 use uuid::Uuid;
 
+use crate::delivery::assert_refused_beside;
 use crate::helpers::{Backend, spawn_app_with};
 use crate::lambda::start_lambda;
 use crate::smtp::{REFUSED_DOMAIN, SmtpServer};
@@ -169,21 +170,7 @@ async fn the_relay_sends_each_handed_over_email_once_and_brings_refusals_back() 
             .expect("list")
             .is_empty()
     );
-    let (_, got) = app.get_json(&user, &format!("/v1/capsules/{id}")).await;
-    for d in got["capsule"]["deliveries"].as_array().expect("deliveries") {
-        if d["recipient"] == refused {
-            assert_eq!(d["status"], "failed", "{d}");
-            let why = d["last_error"].as_str().unwrap_or_default();
-            assert!(
-                why.starts_with("The recipient's mail server refused this address")
-                    && why.contains("550")
-                    && why.contains("User unknown"),
-                "{why}"
-            );
-        } else {
-            assert_eq!(d["status"], "sent", "{d}");
-        }
-    }
+    assert_refused_beside(&app, &user, id, &refused).await;
     // And nothing more: a second run finds no refusal and sends nothing.
     let r = deliver_due(&app.state, app.clock_now_utc())
         .await
