@@ -6,12 +6,29 @@ deletion) run in a pass of their own that makes a new account every second, so t
 cannot leave the rest of the run without valid credentials.
 """
 
+import ast
 import json
 import os
+import threading
 import urllib.request
 import uuid
 
 import schemathesis
+
+# CPython 3.11's ast.parse keeps its recursion count in state shared by every thread, and two
+# threads parsing at once can end in a spurious "SystemError: AST constructor recursion depth
+# mismatch" (python/cpython#106905). Hypothesis parses its lambdas' source to describe them,
+# from both workers; twice that stopped a whole run with no failed check. One parse at a time.
+_parse = ast.parse
+_parsing = threading.Lock()
+
+
+def _one_parse_at_a_time(*args, **kwargs):
+    with _parsing:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _one_parse_at_a_time
 
 BASE = os.environ["ITC_CONFORMANCE_BASE"]
 PASSWORD = "conformance-kettle-meadow-58"
