@@ -159,7 +159,7 @@ fn a_mixed_folder_imports_the_photos_and_gives_each_bad_file_its_reason() {
     assert_eq!(
         failures,
         [
-            ("IMG_1.HEIC".to_owned(), ErrorCode::HeicNotSupported),
+            ("IMG_1.HEIC".to_owned(), ErrorCode::CorruptImage),
             ("bomb.png".to_owned(), ErrorCode::ImageTooLarge),
             ("cut.jpg".to_owned(), ErrorCode::CorruptImage),
             ("empty.jpg".to_owned(), ErrorCode::EmptyPhoto),

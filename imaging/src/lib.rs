@@ -3,6 +3,7 @@
 //! decoded, truncated JPEGs are caught, and EXIF orientation is applied so images come out
 //! upright. Capture time and camera come from EXIF too (`metadata`).
 
+pub mod heif;
 pub mod metadata;
 pub mod structure;
 pub mod thumbnail;
@@ -28,16 +29,56 @@ fn reject(code: ErrorCode, message: impl Into<String>) -> Rejection {
     }
 }
 
-/// The accepted formats and their media types.
-pub fn media_type(format: ImageFormat) -> Option<&'static str> {
-    match format {
-        ImageFormat::Jpeg => Some("image/jpeg"),
-        ImageFormat::Png => Some("image/png"),
-        ImageFormat::WebP => Some("image/webp"),
-        ImageFormat::Gif => Some("image/gif"),
-        ImageFormat::Tiff => Some("image/tiff"),
-        ImageFormat::Bmp => Some("image/bmp"),
-        _ => None,
+/// The accepted formats, told from a file's bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Jpeg,
+    Png,
+    WebP,
+    Gif,
+    Tiff,
+    Bmp,
+    /// HEIC: HEVC-coded HEIF, as iPhones save photos.
+    Heic,
+}
+
+impl Format {
+    /// The media type a photo of this format is stored and offered with.
+    pub fn media_type(self) -> &'static str {
+        match self {
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::WebP => "image/webp",
+            Format::Gif => "image/gif",
+            Format::Tiff => "image/tiff",
+            Format::Bmp => "image/bmp",
+            Format::Heic => "image/heic",
+        }
+    }
+
+    /// The `image` crate's name for it, for the formats that crate decodes.
+    pub fn image_format(self) -> Option<ImageFormat> {
+        Some(match self {
+            Format::Jpeg => ImageFormat::Jpeg,
+            Format::Png => ImageFormat::Png,
+            Format::WebP => ImageFormat::WebP,
+            Format::Gif => ImageFormat::Gif,
+            Format::Tiff => ImageFormat::Tiff,
+            Format::Bmp => ImageFormat::Bmp,
+            Format::Heic => return None,
+        })
+    }
+
+    fn from_image_format(format: ImageFormat) -> Option<Format> {
+        Some(match format {
+            ImageFormat::Jpeg => Format::Jpeg,
+            ImageFormat::Png => Format::Png,
+            ImageFormat::WebP => Format::WebP,
+            ImageFormat::Gif => Format::Gif,
+            ImageFormat::Tiff => Format::Tiff,
+            ImageFormat::Bmp => Format::Bmp,
+            _ => return None,
+        })
     }
 }
 
@@ -45,40 +86,26 @@ pub fn media_type(format: ImageFormat) -> Option<&'static str> {
 pub use protocol::names::extension;
 
 /// Media types a client may announce.
-pub const ACCEPTED_TYPES: [&str; 6] = [
+pub const ACCEPTED_TYPES: [&str; 8] = [
     "image/jpeg",
     "image/png",
     "image/webp",
     "image/gif",
     "image/tiff",
     "image/bmp",
+    "image/heic",
+    "image/heif",
 ];
+
+/// The formats named in refusals.
+const ACCEPTED_NAMES: &str = "JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC";
 
 /// A decoded, upright photo.
 #[derive(Debug)]
 pub struct Decoded {
     pub image: DynamicImage,
-    pub format: ImageFormat,
+    pub format: Format,
     pub content_type: &'static str,
-}
-
-/// True for the ISO-BMFF brands of HEIC/HEIF files.
-fn is_heif(head: &[u8]) -> bool {
-    head.len() >= 12
-        && &head[4..8] == b"ftyp"
-        && matches!(
-            &head[8..12],
-            b"heic"
-                | b"heix"
-                | b"hevc"
-                | b"hevx"
-                | b"heim"
-                | b"heis"
-                | b"hevm"
-                | b"hevs"
-                | b"mif1"
-                | b"msf1"
-        )
 }
 
 fn corrupt(e: &dyn std::fmt::Display) -> Rejection {
@@ -88,30 +115,41 @@ fn corrupt(e: &dyn std::fmt::Display) -> Rejection {
     )
 }
 
-/// Tells the format from the first bytes, refusing empty, HEIC and unsupported files.
-pub fn sniff(head: &[u8]) -> Result<ImageFormat, Rejection> {
+/// Tells the format from the first bytes (at least 32 where the file has them), refusing
+/// empty and unsupported files.
+pub fn sniff(head: &[u8]) -> Result<Format, Rejection> {
     if head.is_empty() {
         return Err(reject(ErrorCode::EmptyPhoto, "This photo file is empty."));
     }
-    if is_heif(head) {
-        return Err(reject(
-            ErrorCode::HeicNotSupported,
-            "HEIC/HEIF photos are not supported yet. Export the photo as JPEG and add it again.",
-        ));
+    match heif::brand(head) {
+        Some(heif::Brand::Heif) => return Ok(Format::Heic),
+        Some(heif::Brand::Avif) => return Err(heif::avif_refused()),
+        None => {}
     }
     let format = image::guess_format(head).map_err(|_| {
         reject(
             ErrorCode::UnsupportedImageFormat,
-            "This file is not a photo in a supported format (JPEG, PNG, WebP, GIF, TIFF or BMP).",
+            format!("This file is not a photo in a supported format ({ACCEPTED_NAMES})."),
         )
     })?;
-    media_type(format).ok_or_else(|| {
+    Format::from_image_format(format).ok_or_else(|| {
         reject(
             ErrorCode::UnsupportedImageFormat,
-            format!("{format:?} images are not supported; use JPEG, PNG, WebP, GIF, TIFF or BMP."),
+            format!("{format:?} images are not supported; use {ACCEPTED_NAMES}."),
         )
-    })?;
-    Ok(format)
+    })
+}
+
+/// A HEIC photo decoded whole, upright, after its container passed [`heif::layout`].
+fn decode_heic(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
+    let bytes = std::fs::read(path).map_err(|e| corrupt(&e))?;
+    heif::layout(&mut &bytes[..], max_pixels)?;
+    let image = heif::decode(&bytes, max_pixels)?;
+    Ok(Decoded {
+        image,
+        format: Format::Heic,
+        content_type: Format::Heic.media_type(),
+    })
 }
 
 /// Checks and decodes a photo file, upright. CPU- and memory-heavy: run on a blocking
@@ -119,11 +157,15 @@ pub fn sniff(head: &[u8]) -> Result<ImageFormat, Rejection> {
 /// is refused from its header, before any pixel is allocated.
 pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
     let mut file = File::open(path).map_err(|e| corrupt(&e))?;
-    let mut head = [0u8; 32];
+    let mut head = [0u8; 64];
     let n = read_up_to(&mut file, &mut head).map_err(|e| corrupt(&e))?;
     let format = sniff(&head[..n])?;
-    let content_type = media_type(format).unwrap_or("application/octet-stream");
-    if format == ImageFormat::Jpeg && !jpeg_is_complete(&mut file).map_err(|e| corrupt(&e))? {
+    let content_type = format.media_type();
+    let Some(image_format) = format.image_format() else {
+        drop(file);
+        return decode_heic(path, max_pixels);
+    };
+    if format == Format::Jpeg && !jpeg_is_complete(&mut file).map_err(|e| corrupt(&e))? {
         return Err(truncated());
     }
     file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
@@ -133,7 +175,7 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
     limits.max_image_height = Some(100_000);
     // Room for the decoded pixels at 8 bytes each (16-bit RGBA) plus scratch space.
     limits.max_alloc = Some(max_pixels.saturating_mul(8).saturating_add(64 << 20));
-    let mut reader = ImageReader::with_format(BufReader::new(file), format);
+    let mut reader = ImageReader::with_format(BufReader::new(file), image_format);
     reader.limits(limits);
     let mut decoder = reader.into_decoder().map_err(|e| decode_error(&e))?;
     let (w, h) = decoder.dimensions();
@@ -289,7 +331,7 @@ pub struct Reduced {
     /// The photo's full upright size.
     pub width: u32,
     pub height: u32,
-    pub format: ImageFormat,
+    pub format: Format,
     pub content_type: &'static str,
 }
 
@@ -300,9 +342,9 @@ pub struct Reduced {
 /// (CMYK, say), are decoded in full.
 pub fn decode_reduced(path: &Path, max_pixels: u64, target: u32) -> Result<Reduced, Rejection> {
     let mut file = File::open(path).map_err(|e| corrupt(&e))?;
-    let mut head = [0u8; 32];
+    let mut head = [0u8; 64];
     let n = read_up_to(&mut file, &mut head).map_err(|e| corrupt(&e))?;
-    if sniff(&head[..n])? == ImageFormat::Jpeg {
+    if sniff(&head[..n])? == Format::Jpeg {
         let mut data = Vec::new();
         file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
         file.read_to_end(&mut data).map_err(|e| corrupt(&e))?;
@@ -381,7 +423,7 @@ fn turbo_reduced(data: &[u8], target: u32, max_pixels: u64) -> Result<Option<Red
         image,
         width,
         height,
-        format: ImageFormat::Jpeg,
+        format: Format::Jpeg,
         content_type: "image/jpeg",
     }))
 }
@@ -534,11 +576,14 @@ mod tests {
     }
 
     #[test]
-    fn heic_text_and_empty_files_get_their_own_codes() {
+    fn a_hollow_heic_text_and_empty_files_get_their_own_codes() {
         let mut heic = vec![0, 0, 0, 24];
         heic.extend_from_slice(b"ftypheic\0\0\0\0mif1heic");
-        let cases: [(&[u8], ErrorCode); 3] = [
-            (&heic, ErrorCode::HeicNotSupported),
+        let mut avif = vec![0, 0, 0, 24];
+        avif.extend_from_slice(b"ftypavif\0\0\0\0mif1miaf");
+        let cases: [(&[u8], ErrorCode); 4] = [
+            (&heic, ErrorCode::CorruptImage),
+            (&avif, ErrorCode::UnsupportedImageFormat),
             (
                 b"hello, I am text pretending to be a jpeg",
                 ErrorCode::UnsupportedImageFormat,

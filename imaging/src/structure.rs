@@ -5,10 +5,9 @@
 //! header points at and the tail are read, through [`ReadAt`], so a stored original can be
 //! checked with a few ranged reads instead of being downloaded and decoded.
 
-use image::ImageFormat;
 use protocol::ErrorCode;
 
-use crate::{Rejection, check_pixels, corrupt, media_type, reject, sniff};
+use crate::{Format, Rejection, check_pixels, corrupt, reject, sniff};
 
 /// Reads bytes of a file at an offset: a local file, or ranged reads of a stored object.
 pub trait ReadAt {
@@ -65,7 +64,7 @@ impl ReadAt for FileAt {
 /// What the structure of a valid photo says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Structure {
-    pub format: ImageFormat,
+    pub format: Format,
     pub content_type: &'static str,
     /// Upright dimensions: after the EXIF orientation, where it is known.
     pub width: u32,
@@ -96,25 +95,23 @@ const HEAD: usize = 64 * 1024;
 const TAIL: usize = 64 * 1024;
 
 /// Checks a photo's structure without decoding it. Refuses, each with its own code, empty
-/// files, what is not an accepted image (text, HEIC, …), headers over `max_pixels`, and
+/// files, what is not an accepted image (text, AVIF, …), headers over `max_pixels`, and
 /// files cut short.
 pub fn check(src: &mut dyn ReadAt, max_pixels: u64) -> Result<Structure, Rejection> {
     let len = src.size();
     let head = src.read_at(0, HEAD).map_err(|e| corrupt(&e))?;
     let format = sniff(&head)?;
-    let content_type = media_type(format).unwrap_or("application/octet-stream");
+    let content_type = format.media_type();
     let (w, h, orientation) = match format {
-        ImageFormat::Jpeg => jpeg(src, len)?,
-        ImageFormat::Png => png(src, &head, len)?,
-        ImageFormat::WebP => webp(&head, len)?,
-        ImageFormat::Gif => gif(src, &head, len)?,
-        ImageFormat::Bmp => bmp(&head, len)?,
-        ImageFormat::Tiff => tiff(src, &head, len)?,
-        other => {
-            return Err(reject(
-                ErrorCode::UnsupportedImageFormat,
-                format!("{other:?} images are not supported."),
-            ));
+        Format::Jpeg => jpeg(src, len)?,
+        Format::Png => png(src, &head, len)?,
+        Format::WebP => webp(&head, len)?,
+        Format::Gif => gif(src, &head, len)?,
+        Format::Bmp => bmp(&head, len)?,
+        Format::Tiff => tiff(src, &head, len)?,
+        Format::Heic => {
+            let l = crate::heif::layout_after(src, &head, max_pixels)?;
+            (l.width, l.height, Some(l.orientation))
         }
     };
     check_pixels(w, h, max_pixels)?;
@@ -507,8 +504,8 @@ pub(crate) mod tests {
         ] {
             let s = check_bytes(&encoded(300, 200, format)).expect("valid");
             assert_eq!(
-                (s.format, s.width, s.height),
-                (format, 300, 200),
+                (s.format.image_format(), s.width, s.height),
+                (Some(format), 300, 200),
                 "{format:?}"
             );
         }

@@ -130,7 +130,7 @@ mod tests {
 
     fn photo(w: u32, h: u32) -> Structure {
         Structure {
-            format: ImageFormat::Jpeg,
+            format: crate::Format::Jpeg,
             content_type: "image/jpeg",
             width: w,
             height: h,

@@ -67,7 +67,7 @@ pub enum ErrorCode {
     HashMismatch,
     /// The file is not an image format the service accepts.
     UnsupportedImageFormat,
-    /// HEIC/HEIF photos are not accepted; convert to JPEG first.
+    /// A HEIC sequence (burst, animation) was declared; only still photos are accepted.
     HeicNotSupported,
     /// The image is damaged or truncated.
     CorruptImage,

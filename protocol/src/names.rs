@@ -19,6 +19,8 @@ pub fn extension(content_type: &str) -> &'static str {
         "image/gif" => "gif",
         "image/bmp" => "bmp",
         "image/tiff" => "tiff",
+        "image/heic" => "heic",
+        "image/heif" => "heif",
         _ => "jpg",
     }
 }

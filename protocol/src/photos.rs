@@ -16,10 +16,11 @@ pub struct PhotoWrite {
     #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     #[serde(deserialize_with = "whole_number")]
     pub size: u64,
-    /// One of the accepted media types (HEIC is refused with its own code).
+    /// One of the accepted media types (HEIC sequences are refused with their own code).
+    /// The stored type is the one the server reads from the bytes.
     #[cfg_attr(
         feature = "openapi",
-        schema(pattern = "^image/(jpeg|png|webp|gif|tiff|bmp)$")
+        schema(pattern = "^image/(jpeg|png|webp|gif|tiff|bmp|heic|heif)$")
     )]
     pub content_type: String,
     #[serde(default)]

@@ -59,19 +59,16 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String, Decl
         ));
     }
     let ct = w.content_type.trim().to_ascii_lowercase();
-    if matches!(
-        ct.as_str(),
-        "image/heic" | "image/heif" | "image/heic-sequence"
-    ) {
+    if matches!(ct.as_str(), "image/heic-sequence" | "image/heif-sequence") {
         return Err(ApiError::new(
             ErrorCode::HeicNotSupported,
-            "HEIC/HEIF photos are not supported yet. Export the photo as JPEG and add it again.",
+            "HEIC sequences (bursts, animations) are not supported. Export one photo of it and add that.",
         ));
     }
     if !ACCEPTED_TYPES.contains(&ct.as_str()) {
         return Err(ApiError::new(
             ErrorCode::UnsupportedImageFormat,
-            "Only JPEG, PNG, WebP, GIF, TIFF and BMP photos are accepted.",
+            "Only JPEG, PNG, WebP, GIF, TIFF, BMP and HEIC photos are accepted.",
         ));
     }
     let mut thumbs: Vec<ThumbnailWrite> = Vec::new();

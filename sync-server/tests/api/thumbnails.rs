@@ -24,6 +24,7 @@ both_backends!(
     bad_thumbnails_are_refused_each_with_its_reason,
     a_photo_without_thumbnails_gets_the_servers_from_a_queue_that_survives_a_restart,
     a_large_original_goes_up_in_parts_and_a_cut_upload_resumes,
+    an_iphone_heic_counts_from_its_structure_with_or_without_the_clients_thumbnails,
 );
 
 async fn get(app: &TestApp, user: &User, capsule: Uuid, photo: Uuid, what: &str) -> (u16, Vec<u8>) {
@@ -242,6 +243,98 @@ async fn a_photo_without_thumbnails_gets_the_servers_from_a_queue_that_survives_
         .and_then(|c| c.iter().rev().find(|c| c["kind"] == "photo").cloned())
         .expect("a photo change");
     assert_eq!(last["photo"]["thumbnails"], "ready");
+}
+
+/// Thumbnails as a desktop makes them, from an independent decoder's upright picture.
+fn thumbnails_from(picture: &image::DynamicImage) -> Vec<(ThumbnailSize, Vec<u8>)> {
+    [ThumbnailSize::Grid, ThumbnailSize::Preview]
+        .into_iter()
+        .map(|kind| {
+            let side = kind.max_side();
+            let small = if picture.width().max(picture.height()) > side {
+                picture.thumbnail(side, side)
+            } else {
+                picture.clone()
+            };
+            let mut out = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+                .encode_image(&small.to_rgb8())
+                .expect("encode");
+            (kind, out)
+        })
+        .collect()
+}
+
+async fn an_iphone_heic_counts_from_its_structure_with_or_without_the_clients_thumbnails(
+    b: Backend,
+) {
+    let app = spawn_app_without_worker(b).await;
+    let user = app.new_user().await;
+    let capsule = app.new_capsule(&user).await;
+    // Turned a quarter by `irot`, with the same turn in its EXIF: 756×1008 upright.
+    let case = testkit::heic_corpus::case("iphone-grid-orientation-6.heic");
+    let bytes = std::fs::read(&case.path).expect("corpus file");
+    let reference = image::open(case.reference()).expect("reference");
+    let thumbs = thumbnails_from(&reference);
+
+    let with = Uuid::now_v7();
+    let res = send_with(&app, &user, capsule, with, &bytes, &thumbs).await;
+    let status = res.status();
+    let body = res.text().await.expect("body");
+    assert_eq!(status, 200, "{body}");
+    let done: PhotoResponse = serde_json::from_str(&body).expect("photo");
+    assert_eq!(done.photo.content_type, "image/heic");
+    assert_eq!(
+        (done.photo.width, done.photo.height),
+        (Some(756), Some(1008))
+    );
+    assert_eq!(done.photo.thumbnails, ThumbnailState::Ready);
+    let (_, preview) = get(&app, &user, capsule, with, "preview").await;
+    let sent = &thumbs
+        .iter()
+        .find(|(k, _)| *k == ThumbnailSize::Preview)
+        .expect("made")
+        .1;
+    assert_eq!(
+        sha256_hex(&preview),
+        sha256_hex(sent),
+        "the client's preview"
+    );
+    let (status, original) = get(&app, &user, capsule, with, "original").await;
+    assert_eq!((status, sha256_hex(&original)), (200, sha256_hex(&bytes)));
+
+    // Thumbnails the wrong way round are refused: the server read the turn from `irot`.
+    let other = testkit::heic_corpus::case("iphone-grid-orientation-8.heic");
+    let turned = thumbnails_from(&image::open(other.reference()).expect("ref").rotate90());
+    let bytes = std::fs::read(&other.path).expect("corpus file");
+    let wrong = Uuid::now_v7();
+    let res = send_with(&app, &user, capsule, wrong, &bytes, &turned).await;
+    assert_eq!(error_code(res).await, (422, "invalid_thumbnail".to_owned()));
+
+    // An older client sends none: the server's job decodes the HEIC itself, upright (a
+    // half turn: only the pixels tell whether it was applied).
+    let other = testkit::heic_corpus::case("iphone-grid-orientation-3.heic");
+    let bytes = std::fs::read(&other.path).expect("corpus file");
+    let without = Uuid::now_v7();
+    let res = send_with(&app, &user, capsule, without, &bytes, &[]).await;
+    assert_eq!(res.status(), 200);
+    let made = sync_server::photos::thumbnail_job::run_due(&app.state, chrono::Utc::now())
+        .await
+        .expect("run");
+    assert_eq!(made, 1);
+    let (status, preview) = get(&app, &user, capsule, without, "preview").await;
+    assert_eq!(status, 200);
+    let preview = image::load_from_memory(&preview).expect("a JPEG").to_rgb8();
+    let reference = image::open(other.reference()).expect("reference").to_rgb8();
+    assert_eq!(preview.dimensions(), reference.dimensions(), "upright");
+    let error: f64 = preview
+        .as_raw()
+        .iter()
+        .zip(reference.as_raw())
+        .map(|(a, b)| f64::from(a.abs_diff(*b)))
+        .sum::<f64>()
+        / preview.as_raw().len() as f64;
+    assert!(error < 3.0, "mean error {error:.2} against libheif");
 }
 
 /// A BMP of `w`×`h` pixels: large, and valid without decoding.

@@ -385,7 +385,7 @@ export type ErrorCode =
 "hash_mismatch" | 
 /**  The file is not an image format the service accepts. */
 "unsupported_image_format" | 
-/**  HEIC/HEIF photos are not accepted; convert to JPEG first. */
+/**  A HEIC sequence (burst, animation) was declared; only still photos are accepted. */
 "heic_not_supported" | 
 /**  The image is damaged or truncated. */
 "corrupt_image" | 
