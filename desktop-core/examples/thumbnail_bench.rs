@@ -2,7 +2,14 @@
 //! import does, and the same two sizes with `vipsthumbnail` (one batch process per size) in
 //! the same run; prints photos/s and peak memory of each, and last `ratio_vs_vips: R`.
 //!
+//! With `--heic`, the folder holds HEICs, which vips cannot read here: the baseline is
+//! `heif-convert` (libheif) to a JPEG and then `vipsthumbnail` of it, for each photo, as many
+//! at once as there are cores; the last line is `heic_ratio_vs_heif_convert_vips: R`. The
+//! largest photo is also made alone in a process of its own, and its peak memory printed.
+//!
 //! cargo run --release -p desktop-core --example thumbnail_bench -- FOLDER [--out DIR]
+//! cargo run --release -p desktop-core --example thumbnail_bench -- --heic FOLDER
+//! cargo run --release -p desktop-core --example thumbnail_bench -- --one PHOTO
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,7 +54,18 @@ fn run_measured(cmd: &mut Command) -> Result<(Duration, f64)> {
 }
 
 fn main() -> Result<()> {
-    let mut args = std::env::args().skip(1);
+    let mut args = std::env::args().skip(1).peekable();
+    match args.peek().map(String::as_str) {
+        Some("--one") => {
+            let photo = PathBuf::from(args.nth(1).ok_or("usage: --one PHOTO")?);
+            return make(&photo, &std::env::temp_dir());
+        }
+        Some("--heic") => {
+            let folder = PathBuf::from(args.nth(1).ok_or("usage: --heic FOLDER")?);
+            return heic(&folder);
+        }
+        _ => {}
+    }
     let folder = PathBuf::from(
         args.next()
             .ok_or("usage: thumbnail_bench FOLDER [--out DIR]")?,
@@ -57,14 +75,7 @@ fn main() -> Result<()> {
         (None, _) => None,
         _ => return Err("usage: thumbnail_bench FOLDER [--out DIR]".into()),
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file())
-        .collect();
-    files.sort();
-    if files.is_empty() {
-        return Err(format!("no files in {}", folder.display()).into());
-    }
+    let files = files_in(&folder)?;
     let ours_dir = out
         .clone()
         .unwrap_or_else(|| std::env::temp_dir().join("itc-thumb-bench-ours"));
@@ -142,6 +153,110 @@ fn main() -> Result<()> {
         );
     }
     println!("ratio_vs_vips: {:.2}", ours_rate / vips_rate);
+    Ok(())
+}
+
+fn files_in(folder: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(folder)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(format!("no files in {}", folder.display()).into());
+    }
+    Ok(files)
+}
+
+/// HEICs: ours beside heif-convert and vipsthumbnail, then the largest alone for its memory.
+fn heic(folder: &Path) -> Result<()> {
+    let files = files_in(folder)?;
+    let ours_dir = std::env::temp_dir().join("itc-thumb-bench-heic-ours");
+    let base_dir = std::env::temp_dir().join("itc-thumb-bench-heic-base");
+    for d in [&ours_dir, &base_dir] {
+        std::fs::create_dir_all(d)?;
+    }
+    let megapixels: f64 = files
+        .iter()
+        .filter_map(|f| imaging::structure::FileAt::open(f).ok())
+        .filter_map(|mut f| imaging::structure::check(&mut f, imaging::PixelLimits::DEFAULT).ok())
+        .map(|s| f64::from(s.width) * f64::from(s.height) / 1e6)
+        .sum();
+
+    let start = Instant::now();
+    files
+        .par_iter()
+        .try_for_each(|p| make(p, &ours_dir).map_err(|e| e.to_string()))?;
+    let ours = start.elapsed();
+
+    let start = Instant::now();
+    files.par_iter().try_for_each(|p| baseline(p, &base_dir))?;
+    let base = start.elapsed();
+
+    let n = files.len() as f64;
+    let (ours_rate, base_rate) = (n / ours.as_secs_f64(), n / base.as_secs_f64());
+    println!(
+        "heic photos: {} ({megapixels:.0} megapixels in all)",
+        files.len()
+    );
+    println!(
+        "heic ours: {:.2} s, {ours_rate:.2} photos/s",
+        ours.as_secs_f64()
+    );
+    println!(
+        "heic heif-convert + vipsthumbnail: {:.2} s, {base_rate:.2} photos/s",
+        base.as_secs_f64()
+    );
+    let largest = files
+        .iter()
+        .max_by_key(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
+        .ok_or("no files")?;
+    let (took, peak) = run_measured(
+        Command::new(std::env::current_exe()?)
+            .arg("--one")
+            .arg(largest),
+    )?;
+    println!(
+        "heic largest alone ({}): {:.2} s, peak RSS {peak:.0} MB",
+        largest
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        took.as_secs_f64()
+    );
+    println!(
+        "heic_ratio_vs_heif_convert_vips: {:.2}",
+        ours_rate / base_rate
+    );
+    Ok(())
+}
+
+/// libheif's converter to a JPEG, then vips's two thumbnails of that JPEG.
+fn baseline(path: &Path, out: &Path) -> std::result::Result<(), String> {
+    let stem = path
+        .file_stem()
+        .map_or_else(|| "photo".into(), |s| s.to_string_lossy().into_owned());
+    let full = out.join(format!("{stem}.jpg"));
+    let run = |c: &mut Command| -> std::result::Result<(), String> {
+        let o = c.output().map_err(|e| format!("{c:?}: {e}"))?;
+        if o.status.success() {
+            Ok(())
+        } else {
+            Err(format!("{c:?}: {}", String::from_utf8_lossy(&o.stderr)))
+        }
+    };
+    run(Command::new("heif-convert")
+        .arg("-q")
+        .arg("92")
+        .arg(path)
+        .arg(&full))?;
+    for (size, q) in [(1280, 85), (256, 82)] {
+        run(Command::new("vipsthumbnail")
+            .arg("--size")
+            .arg(format!("{size}x{size}"))
+            .arg("-o")
+            .arg(out.join(format!("%s-{size}.jpg[Q={q},strip]")))
+            .arg(&full))?;
+    }
     Ok(())
 }
 

@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 use crate::library::{Library, LibraryError, PhotoRecord, ThumbSize};
 use crate::thumbs::{self, Thumbnails};
 
-/// Largest photo accepted, in pixels (a decompression-bomb guard).
-pub const MAX_PIXELS: u64 = 100_000_000;
+/// Largest photo accepted, in pixels, by format (decompression-bomb guards): 250 MP for
+/// JPEG and HEIC, decoded reduced; 100 MP for the formats decoded whole.
+pub const MAX_PIXELS: imaging::PixelLimits = imaging::PixelLimits::DEFAULT;
 
 /// Progress after each file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -42,12 +42,12 @@ fn rejection(code: ErrorCode, message: String) -> Rejection {
 }
 
 /// Makes both thumbnails of the photo at `path`, refusing what import refuses.
-pub fn make(path: &Path, max_pixels: u64) -> Result<Made, Rejection> {
+pub fn make(path: &Path, max_pixels: imaging::PixelLimits) -> Result<Made, Rejection> {
     let reduced = imaging::decode_reduced(path, max_pixels, ThumbSize::Preview.pixels())?;
     let meta = metadata::read(path);
     let rgb = imaging::flatten(reduced.image);
     let (w, h) = rgb.dimensions();
-    let thumbnails = from_rgb(rgb.into_raw(), w, h)?;
+    let thumbnails = from_rgb(rgb.into_raw(), w, h, (reduced.width, reduced.height))?;
     Ok(Made {
         thumbnails,
         width: reduced.width,
@@ -57,8 +57,10 @@ pub fn make(path: &Path, max_pixels: u64) -> Result<Made, Rejection> {
     })
 }
 
-/// Both thumbnails from upright RGB pixels.
-fn from_rgb(rgb: Vec<u8>, w: u32, h: u32) -> Result<Thumbnails, Rejection> {
+/// Both thumbnails from upright RGB pixels of a photo whose full size is `full`: the
+/// thumbnails' sizes come from the photo's own shape, not from the decoded picture's, which
+/// a reduced decode may have rounded.
+fn from_rgb(rgb: Vec<u8>, w: u32, h: u32, full: (u32, u32)) -> Result<Thumbnails, Rejection> {
     let src = FirImage::from_vec_u8(w, h, rgb, PixelType::U8x3).map_err(|e| {
         rejection(
             ErrorCode::CorruptImage,
@@ -66,8 +68,8 @@ fn from_rgb(rgb: Vec<u8>, w: u32, h: u32) -> Result<Thumbnails, Rejection> {
         )
     })?;
     let mut resizer = Resizer::new();
-    let preview = shrink(&mut resizer, &src, ThumbSize::Preview.pixels())?.unwrap_or(src);
-    let grid = match shrink(&mut resizer, &preview, ThumbSize::Grid.pixels())? {
+    let preview = shrink(&mut resizer, &src, full, ThumbSize::Preview.pixels())?.unwrap_or(src);
+    let grid = match shrink(&mut resizer, &preview, full, ThumbSize::Grid.pixels())? {
         Some(g) => g,
         None => FirImage::from_vec_u8(
             preview.width(),
@@ -83,18 +85,19 @@ fn from_rgb(rgb: Vec<u8>, w: u32, h: u32) -> Result<Thumbnails, Rejection> {
     })
 }
 
-/// The image fitted within `size`×`size`; `None` when it already fits (never enlarged).
+/// The image fitted within `size`×`size` with the proportions of `shape`; `None` when it
+/// already fits (never enlarged).
 fn shrink(
     resizer: &mut Resizer,
     src: &FirImage<'static>,
+    shape: (u32, u32),
     size: u32,
 ) -> Result<Option<FirImage<'static>>, Rejection> {
-    let (w, h) = (src.width(), src.height());
-    let longest = w.max(h);
-    if longest <= size {
+    if src.width().max(src.height()) <= size {
         return Ok(None);
     }
-    let scale = f64::from(size) / f64::from(longest);
+    let (w, h) = shape;
+    let scale = f64::from(size) / f64::from(w.max(h).max(1));
     let nw = ((f64::from(w) * scale).round() as u32).max(1);
     let nh = ((f64::from(h) * scale).round() as u32).max(1);
     let mut dst = FirImage::new(nw, nh, PixelType::U8x3);

@@ -10,6 +10,10 @@ use libfuzzer_sys::fuzz_target;
 
 /// Small enough that a hostile header cannot make the fuzzer allocate gigabytes.
 const MAX_PIXELS: u64 = 4_000_000;
+const LIMITS: imaging::PixelLimits = imaging::PixelLimits {
+    reduced: MAX_PIXELS,
+    whole: MAX_PIXELS,
+};
 
 fuzz_target!(|data: &[u8]| {
     let _ = imaging::sniff(&data[..data.len().min(32)]);
@@ -26,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         return;
     }
     drop(f);
-    if let Ok(r) = imaging::decode_reduced(&path, MAX_PIXELS, 256) {
+    if let Ok(r) = imaging::decode_reduced(&path, LIMITS, 256) {
         assert!(u64::from(r.width) * u64::from(r.height) <= MAX_PIXELS);
         let thumb = imaging::jpeg_thumbnail(&r.image, 64, 80);
         assert!(thumb.is_ok(), "a decoded photo always gets a thumbnail");

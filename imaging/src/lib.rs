@@ -140,22 +140,64 @@ pub fn sniff(head: &[u8]) -> Result<Format, Rejection> {
     })
 }
 
-/// A HEIC photo decoded whole, upright, after its container passed [`heif::layout`].
-fn decode_heic(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
+/// How many pixels a photo may have: more for the formats decoded reduced for thumbnails
+/// (JPEG at a DCT scale, HEIC grids tile by tile), whose memory does not grow with the
+/// photo, than for those decoded whole (PNG and the rest). Each is a decompression-bomb
+/// guard, checked from the header before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelLimits {
+    /// JPEG and HEIC.
+    pub reduced: u64,
+    /// Every other format, and any photo that must be decoded at full size.
+    pub whole: u64,
+}
+
+impl PixelLimits {
+    /// 250 MP covers the 200 MP phones (Galaxy S2x Ultra); 100 MP is 400 MB of RGBA.
+    pub const DEFAULT: PixelLimits = PixelLimits {
+        reduced: 250_000_000,
+        whole: 100_000_000,
+    };
+
+    /// The limit a photo of this format is held to.
+    pub fn for_format(self, format: Format) -> u64 {
+        match format {
+            Format::Jpeg | Format::Heic => self.reduced,
+            _ => self.whole,
+        }
+    }
+}
+
+impl Default for PixelLimits {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// A HEIC photo, after its container passed [`heif::layout`]: whole, or with a `target`
+/// reduced where it is a large grid.
+fn decode_heic(
+    path: &Path,
+    limits: PixelLimits,
+    target: Option<u32>,
+) -> Result<Reduced, Rejection> {
     let bytes = std::fs::read(path).map_err(|e| corrupt(&e))?;
-    heif::layout(&mut &bytes[..], max_pixels)?;
-    let image = heif::decode(&bytes, max_pixels)?;
-    Ok(Decoded {
-        image,
+    heif::layout(&mut &bytes[..], limits.reduced)?;
+    let picture = heif::decode::decode(&bytes, limits, target)?;
+    Ok(Reduced {
+        image: picture.image,
+        width: picture.width,
+        height: picture.height,
         format: Format::Heic,
         content_type: Format::Heic.media_type(),
     })
 }
 
 /// Checks and decodes a photo file, upright. CPU- and memory-heavy: run on a blocking
-/// thread, few at a time. `max_pixels` guards against decompression bombs: a larger image
-/// is refused from its header, before any pixel is allocated.
-pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
+/// thread, few at a time. `limits.whole` guards against decompression bombs: a larger
+/// image is refused from its header, before any pixel is allocated.
+pub fn decode(path: &Path, limits: PixelLimits) -> Result<Decoded, Rejection> {
+    let max_pixels = limits.whole;
     let mut file = File::open(path).map_err(|e| corrupt(&e))?;
     let mut head = [0u8; 64];
     let n = read_up_to(&mut file, &mut head).map_err(|e| corrupt(&e))?;
@@ -163,7 +205,12 @@ pub fn decode(path: &Path, max_pixels: u64) -> Result<Decoded, Rejection> {
     let content_type = format.media_type();
     let Some(image_format) = format.image_format() else {
         drop(file);
-        return decode_heic(path, max_pixels);
+        let r = decode_heic(path, limits, None)?;
+        return Ok(Decoded {
+            image: r.image,
+            format: r.format,
+            content_type: r.content_type,
+        });
     };
     if format == Format::Jpeg && !jpeg_is_complete(&mut file).map_err(|e| corrupt(&e))? {
         return Err(truncated());
@@ -203,9 +250,9 @@ pub struct ServerThumbnails {
 
 /// Decodes a photo once (reduced where its format allows) and makes both thumbnails:
 /// upright, JPEG, no metadata.
-pub fn server_thumbnails(path: &Path, max_pixels: u64) -> Result<ServerThumbnails, Rejection> {
+pub fn server_thumbnails(path: &Path, limits: PixelLimits) -> Result<ServerThumbnails, Rejection> {
     use protocol::ThumbnailSize::{Grid, Preview};
-    let r = decode_reduced(path, max_pixels, Preview.max_side())?;
+    let r = decode_reduced(path, limits, Preview.max_side())?;
     let preview = jpeg_thumbnail(&r.image, Preview.max_side(), 85)?;
     let grid = jpeg_thumbnail(&r.image, Grid.max_side(), 82)?;
     Ok(ServerThumbnails { grid, preview })
@@ -338,22 +385,30 @@ pub struct Reduced {
 /// Decodes a photo for thumbnails of at most `target` pixels, with every check of
 /// [`decode`]. A JPEG (nearly every camera photo) is decoded by libjpeg-turbo at the
 /// smallest DCT scale that keeps its longest side at `target` or more: a 24-megapixel photo
-/// costs a sixteenth of a full decode. Other formats, and JPEGs libjpeg-turbo declines
-/// (CMYK, say), are decoded in full.
-pub fn decode_reduced(path: &Path, max_pixels: u64, target: u32) -> Result<Reduced, Rejection> {
+/// costs a sixteenth of a full decode. A large HEIC grid is decoded tile by tile into a
+/// reduced canvas. Other formats, and JPEGs libjpeg-turbo declines (CMYK, say), are
+/// decoded in full, within `limits.whole`.
+pub fn decode_reduced(path: &Path, limits: PixelLimits, target: u32) -> Result<Reduced, Rejection> {
     let mut file = File::open(path).map_err(|e| corrupt(&e))?;
     let mut head = [0u8; 64];
     let n = read_up_to(&mut file, &mut head).map_err(|e| corrupt(&e))?;
-    if sniff(&head[..n])? == Format::Jpeg {
-        let mut data = Vec::new();
-        file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
-        file.read_to_end(&mut data).map_err(|e| corrupt(&e))?;
-        check_jpeg_complete(&data)?;
-        if let Some(r) = turbo_reduced(&data, target, max_pixels)? {
-            return Ok(r);
+    match sniff(&head[..n])? {
+        Format::Jpeg => {
+            let mut data = Vec::new();
+            file.seek(SeekFrom::Start(0)).map_err(|e| corrupt(&e))?;
+            file.read_to_end(&mut data).map_err(|e| corrupt(&e))?;
+            check_jpeg_complete(&data)?;
+            if let Some(r) = turbo_reduced(&data, target, limits)? {
+                return Ok(r);
+            }
         }
+        Format::Heic => {
+            drop(file);
+            return decode_heic(path, limits, Some(target));
+        }
+        _ => {}
     }
-    let d = decode(path, max_pixels)?;
+    let d = decode(path, limits)?;
     Ok(Reduced {
         width: d.image.width(),
         height: d.image.height(),
@@ -364,7 +419,11 @@ pub fn decode_reduced(path: &Path, max_pixels: u64, target: u32) -> Result<Reduc
 }
 
 /// The libjpeg-turbo path of [`decode_reduced`]; `None` when it declines this JPEG.
-fn turbo_reduced(data: &[u8], target: u32, max_pixels: u64) -> Result<Option<Reduced>, Rejection> {
+fn turbo_reduced(
+    data: &[u8],
+    target: u32,
+    limits: PixelLimits,
+) -> Result<Option<Reduced>, Rejection> {
     let Ok(mut d) = turbojpeg::Decompressor::new() else {
         return Ok(None);
     };
@@ -374,7 +433,7 @@ fn turbo_reduced(data: &[u8], target: u32, max_pixels: u64) -> Result<Option<Red
     let (Ok(w), Ok(h)) = (u32::try_from(header.width), u32::try_from(header.height)) else {
         return Ok(None);
     };
-    check_pixels(w, h, max_pixels)?;
+    check_pixels(w, h, limits.reduced)?;
     let longest = header.width.max(header.height);
     let target = usize::try_from(target).unwrap_or(usize::MAX);
     let factor = [
@@ -542,8 +601,8 @@ mod tests {
         let gif = b"GIF89a\x08\x00\x00\x00\xf0\x14\x00\x80\x00\x80\x04\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x8a\x00\x00\x0a\x00\x08\x00\x00\x02\x08\x84\x8f\xa9\xcb\xed\x0fM\x00\xf0\x00\x00\x80\x00\x80\x00\x00\x00!\xf9\x04\x00\x00\x00\x00\x00,\x00\x8a\x00\x00\x0a\x00\x08\x00\x00\x01\x00;";
         let f = write_tmp(gif);
         for r in [
-            decode(f.path(), 100_000_000).err(),
-            decode_reduced(f.path(), 100_000_000, 256).err(),
+            decode(f.path(), PixelLimits::DEFAULT).err(),
+            decode_reduced(f.path(), PixelLimits::DEFAULT, 256).err(),
         ] {
             assert_eq!(r.map(|r| r.code), Some(ErrorCode::CorruptImage));
         }
@@ -552,7 +611,7 @@ mod tests {
     #[test]
     fn a_good_jpeg_decodes_and_thumbnails_shrink_but_never_grow() {
         let f = write_tmp(&jpeg(1200, 800));
-        let d = decode(f.path(), 100_000_000).expect("valid");
+        let d = decode(f.path(), PixelLimits::DEFAULT).expect("valid");
         assert_eq!(
             (d.content_type, d.image.width(), d.image.height()),
             ("image/jpeg", 1200, 800)
@@ -570,7 +629,7 @@ mod tests {
         let full = jpeg(640, 480);
         let f = write_tmp(&full[..full.len() / 2]);
         assert_eq!(
-            decode(f.path(), 100_000_000).err().map(|r| r.code),
+            decode(f.path(), PixelLimits::DEFAULT).err().map(|r| r.code),
             Some(ErrorCode::CorruptImage)
         );
     }
@@ -593,7 +652,7 @@ mod tests {
         for (bytes, code) in cases {
             let f = write_tmp(bytes);
             assert_eq!(
-                decode(f.path(), 100_000_000).err().map(|r| r.code),
+                decode(f.path(), PixelLimits::DEFAULT).err().map(|r| r.code),
                 Some(code)
             );
         }

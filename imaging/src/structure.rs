@@ -7,7 +7,7 @@
 
 use protocol::ErrorCode;
 
-use crate::{Format, Rejection, check_pixels, corrupt, reject, sniff};
+use crate::{Format, PixelLimits, Rejection, check_pixels, corrupt, reject, sniff};
 
 /// Reads bytes of a file at an offset: a local file, or ranged reads of a stored object.
 pub trait ReadAt {
@@ -95,9 +95,9 @@ const HEAD: usize = 64 * 1024;
 const TAIL: usize = 64 * 1024;
 
 /// Checks a photo's structure without decoding it. Refuses, each with its own code, empty
-/// files, what is not an accepted image (text, AVIF, …), headers over `max_pixels`, and
-/// files cut short.
-pub fn check(src: &mut dyn ReadAt, max_pixels: u64) -> Result<Structure, Rejection> {
+/// files, what is not an accepted image (text, AVIF, …), headers over the format's pixel
+/// limit, and files cut short.
+pub fn check(src: &mut dyn ReadAt, limits: PixelLimits) -> Result<Structure, Rejection> {
     let len = src.size();
     let head = src.read_at(0, HEAD).map_err(|e| corrupt(&e))?;
     let format = sniff(&head)?;
@@ -110,11 +110,11 @@ pub fn check(src: &mut dyn ReadAt, max_pixels: u64) -> Result<Structure, Rejecti
         Format::Bmp => bmp(&head, len)?,
         Format::Tiff => tiff(src, &head, len)?,
         Format::Heic => {
-            let l = crate::heif::layout_after(src, &head, max_pixels)?;
+            let l = crate::heif::layout_after(src, &head, limits.reduced)?;
             (l.width, l.height, Some(l.orientation))
         }
     };
-    check_pixels(w, h, max_pixels)?;
+    check_pixels(w, h, limits.for_format(format))?;
     let (width, height) = match orientation {
         Some(5..=8) => (h, w),
         _ => (w, h),
@@ -489,7 +489,7 @@ pub(crate) mod tests {
     }
 
     fn check_bytes(bytes: &[u8]) -> Result<Structure, Rejection> {
-        check(&mut &bytes[..], 100_000_000)
+        check(&mut &bytes[..], PixelLimits::DEFAULT)
     }
 
     #[test]

@@ -79,9 +79,14 @@ pub struct Flags {
     /// Largest photo accepted, in bytes.
     #[arg(long, env = "ITC_MAX_PHOTO_BYTES", default_value_t = 256 * 1024 * 1024)]
     pub max_photo_bytes: u64,
-    /// Largest photo accepted, in pixels (guards against decompression bombs).
-    #[arg(long, env = "ITC_MAX_PHOTO_PIXELS", default_value_t = 100_000_000)]
+    /// Largest photo accepted, in pixels, for formats decoded whole (PNG, WebP, GIF, TIFF,
+    /// BMP): a decompression-bomb guard.
+    #[arg(long, env = "ITC_MAX_PHOTO_PIXELS", default_value_t = imaging::PixelLimits::DEFAULT.whole)]
     pub max_photo_pixels: u64,
+    /// Largest JPEG or HEIC accepted, in pixels: they are decoded reduced (at a DCT scale,
+    /// tile by tile), so 200 MP phone photos fit.
+    #[arg(long, env = "ITC_MAX_SCALED_PHOTO_PIXELS", default_value_t = imaging::PixelLimits::DEFAULT.reduced)]
+    pub max_scaled_photo_pixels: u64,
     /// Time limit for ordinary API requests.
     #[arg(long, env = "ITC_REQUEST_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
@@ -234,7 +239,7 @@ pub struct DatabaseSettings {
 pub struct StorageSettings {
     pub blob: BlobTarget,
     pub max_photo_bytes: u64,
-    pub max_photo_pixels: u64,
+    pub max_photo_pixels: imaging::PixelLimits,
     /// Lifetime of an upload target.
     pub upload_ttl: Duration,
 }
@@ -415,7 +420,10 @@ impl Settings {
             storage: StorageSettings {
                 blob,
                 max_photo_bytes: f.max_photo_bytes,
-                max_photo_pixels: f.max_photo_pixels,
+                max_photo_pixels: imaging::PixelLimits {
+                    reduced: f.max_scaled_photo_pixels,
+                    whole: f.max_photo_pixels,
+                },
                 upload_ttl: Duration::from_secs(15 * 60),
             },
             mail: MailSettings {

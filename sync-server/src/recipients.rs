@@ -101,6 +101,14 @@ padding:12px 20px;border-radius:10px;text-decoration:none;font-weight:600}
 a{color:var(--accent)}footer{color:var(--muted);font-size:13px;padding:32px 24px 48px}
 ";
 
+/// Whether every common browser draws this type itself.
+fn browsers_show(content_type: &str) -> bool {
+    matches!(
+        content_type,
+        "image/jpeg" | "image/png" | "image/webp" | "image/gif" | "image/bmp"
+    )
+}
+
 /// The gallery page.
 pub fn page(s: &Shared, token: &str) -> String {
     let c = &s.capsule;
@@ -121,10 +129,24 @@ pub fn page(s: &Shared, token: &str) -> String {
         } else {
             format!("<span class=\"no-thumb\">{}</span>", escape::html(&name))
         };
+        // Browsers other than Safari cannot show HEIC (nor TIFF): those open as the 1280 px
+        // preview, and the download says what the file is.
+        let shown = browsers_show(&p.content_type);
+        let (view, label) = if shown || p.thumbnails != protocol::ThumbnailState::Ready {
+            (format!("{base}/photos/{}", p.id), "Download".to_owned())
+        } else {
+            (
+                format!("{base}/photos/{}/preview", p.id),
+                format!(
+                    "Download original ({})",
+                    protocol::names::extension(&p.content_type).to_ascii_uppercase()
+                ),
+            )
+        };
         items.push_str(&format!(
-            "<li><a href=\"{base}/photos/{id}\" title=\"View full size\">{picture}</a>\
+            "<li><a href=\"{view}\" title=\"View full size\">{picture}</a>\
              <div class=\"meta\"><span>{alt}</span>\
-             <a href=\"{base}/photos/{id}/download\">Download</a></div></li>",
+             <a href=\"{base}/photos/{id}/download\">{label}</a></div></li>",
             id = p.id,
             alt = escape::html(&name),
         ));

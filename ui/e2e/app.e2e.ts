@@ -166,7 +166,7 @@ async function loadedImages(b: Browser, selector: string): Promise<number> {
 
 function photoFiles(): string[] {
   return readdirSync(PHOTOS)
-    .filter((f) => /^\d\d-.*\.jpg$/.test(f))
+    .filter((f) => /^\d\d-.*\.(jpg|heic)$/.test(f))
     .sort()
     .map((f) => join(PHOTOS, f));
 }
@@ -465,6 +465,29 @@ test("a capsule made on one computer opens on its date and is there on another",
     await a.keys("Escape");
     await viewer.waitForDisplayed({ reverse: true, timeout: 5_000 });
 
+    // The iPhone's HEIC, which WebKit cannot draw, shows as its JPEG preview, upright
+    // (portrait: the file turns it a quarter with `irot`).
+    const opened = await invoke<{ photos: { contentType: string }[] }>(a, "get_capsule", { id: summer });
+    const k = opened.photos.findIndex((p) => p.contentType === "image/heic");
+    assert.ok(k >= 0, "the HEIC is in the capsule");
+    await (await a.$$('ul[aria-label="Photos"] button'))[k].click();
+    await viewer.waitForDisplayed({ timeout: 5_000 });
+    await a.waitUntil(async () => (await viewer.getAttribute("aria-label")) === `Photo ${k + 1} of ${n}`, {
+      timeout: 5_000,
+    });
+    await a.waitUntil(async () => (await loadedImages(a, "dialog.viewer img.full.ready")) === 1, {
+      timeout: 30_000,
+      timeoutMsg: "the HEIC did not show",
+    });
+    const shape = await a.execute(() => {
+      const img = document.querySelector<HTMLImageElement>("dialog.viewer img.full.ready");
+      return img ? [img.naturalWidth, img.naturalHeight] : [0, 0];
+    });
+    assert.ok(shape[1] > shape[0], `the HEIC is upright (${shape})`);
+    await shot(a, "viewer-heic");
+    await a.keys("Escape");
+    await viewer.waitForDisplayed({ reverse: true, timeout: 5_000 });
+
     const out = join(WORK, "export");
     mkdirSync(out);
     const exported = await invoke<{ written: string[]; failed: unknown[]; gallery: string | null }>(
@@ -491,9 +514,19 @@ test("a capsule made on one computer opens on its date and is there on another",
     const ours = bodies.filter((b) => b.includes("Summer at Grandma"));
     assert.equal(ours.length, 2, "one email to the owner and one to the recipient");
     for (const b of ours) {
-      assert.match(b, /cid:/, "thumbnails inline");
+      const inline = new Set(b.match(/cid:photo\d+/g) ?? []);
+      assert.equal(inline.size, photoFiles().length, "every photo inline, the iPhone's HEIC too");
       assert.match(b, /\/c\/[A-Za-z0-9_-]{20,}/, "a link to the recipient page");
     }
+    // The recipient page offers the HEIC as what it is, and shows it as a JPEG.
+    const link = ours[0].match(/https?:\/\/[^\s"<>]+\/c\/[A-Za-z0-9_-]{20,}/)?.[0];
+    assert.ok(link, "an absolute link");
+    const page = await (await fetch(link)).text();
+    assert.match(page, /Download original \(HEIC\)/);
+    const preview = page.match(/href="(\/c\/[^"]+\/preview)" title="View full size"/)?.[1];
+    assert.ok(preview, "the HEIC opens as its JPEG preview");
+    const res = await fetch(new URL(preview, link));
+    assert.equal(res.headers.get("content-type"), "image/jpeg");
     assert.ok(ours.some((b) => /^To: .*ann@example\.com/im.test(b)));
     assert.ok(ours.some((b) => new RegExp(`^To: .*${EMAIL.replace(/[.+]/g, "\\$&")}`, "im").test(b)));
   });

@@ -5,9 +5,10 @@
 //! and reports no error). Pixels come from `heifer`, a pure-Rust HEVC decoder, so the same
 //! code runs on Windows, macOS and Linux and no system library is needed.
 
-use heifer_isobmff::boxes::{ColorInfo, ConstructionMethod, Grid, Property};
+pub mod decode;
+
+use heifer_isobmff::boxes::{ConstructionMethod, Grid, Property};
 use heifer_isobmff::{FourCC, HeifFile, ItemId};
-use image::DynamicImage;
 use protocol::ErrorCode;
 
 use crate::structure::ReadAt;
@@ -375,76 +376,4 @@ fn top_level_boxes(src: &mut dyn ReadAt, head: &[u8], len: u64) -> Result<Vec<u8
     };
     out.extend(meta);
     Ok(out)
-}
-
-/// Decodes the primary image of a HEIF file in memory, upright, after [`layout`] has
-/// accepted it. Wide-gamut pictures (an ICC profile, as iPhones write Display P3, or `nclx`
-/// primaries other than sRGB's) are converted to sRGB, or their thumbnails would look
-/// washed out. Other pictures are taken as coded, as libheif and the viewers built on it
-/// do: heifer would otherwise re-encode a BT.709 transfer curve that phones (and every
-/// viewer) treat as sRGB's. Colour spaces heifer cannot convert (HDR transfers) are shown
-/// as coded rather than refused: a slightly off thumbnail beats a lost photo.
-pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<DynamicImage, Rejection> {
-    let options = heifer::Options {
-        // Import already decodes several photos at once.
-        max_threads: 1,
-        max_pixels,
-    };
-    let as_coded = || heifer::decode_rgba8(bytes, &options).map_err(decode_error);
-    let image = if wide_gamut(bytes) {
-        match heifer::decode_srgb_rgba8(bytes, &options) {
-            Ok(image) => image,
-            Err(heifer::Error::Unsupported(_)) => as_coded()?,
-            Err(e) => return Err(decode_error(e)),
-        }
-    } else {
-        as_coded()?
-    };
-    let (w, h, has_alpha) = (image.width, image.height, image.has_alpha);
-    let short = || damaged("the decoder returned fewer pixels than the image has");
-    if has_alpha {
-        return image::RgbaImage::from_raw(w, h, image.data)
-            .map(DynamicImage::ImageRgba8)
-            .ok_or_else(short);
-    }
-    // Opaque: drop the alpha samples in place rather than holding a second copy of a
-    // photo that may have 100 million pixels.
-    let mut data = image.data;
-    let pixels = data.len() / 4;
-    for i in 0..pixels {
-        data.copy_within(i * 4..i * 4 + 3, i * 3);
-    }
-    data.truncate(pixels * 3);
-    image::RgbImage::from_raw(w, h, data)
-        .map(DynamicImage::ImageRgb8)
-        .ok_or_else(short)
-}
-
-/// Whether the primary image (or its first tile, where a grid keeps its colour) declares
-/// an ICC profile or primaries other than BT.709/sRGB's.
-fn wide_gamut(bytes: &[u8]) -> bool {
-    let Ok(file) = HeifFile::parse(bytes) else {
-        return false;
-    };
-    let primary = file.primary_id;
-    let first_tile = file.referenced_items(primary, b"dimg").first().copied();
-    [Some(primary), first_tile].into_iter().flatten().any(|id| {
-        file.item_properties(id).is_ok_and(|mut props| {
-            props.any(|p| match p {
-                Property::Color(ColorInfo::Nclx { primaries, .. }) => !matches!(primaries, 1 | 2),
-                Property::Color(_) => true,
-                _ => false,
-            })
-        })
-    })
-}
-
-fn decode_error(e: heifer::Error) -> Rejection {
-    match e {
-        heifer::Error::Unsupported(what) => reject(
-            ErrorCode::UnsupportedImageFormat,
-            format!("This HEIC photo uses a feature that is not supported ({what})."),
-        ),
-        other => damaged(other),
-    }
 }
