@@ -12,10 +12,8 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 need_rust
 need_apt vipsthumbnail:libvips-tools cmake:cmake nasm:nasm heif-convert:libheif-examples
-target="${CARGO_TARGET_DIR:-$PWD/target}"
-[ -f "$target/heic-corpus/corpus.json" ] || python3 scripts/heic-corpus.py "$target/heic-corpus"
 heic=$(mktemp -d)
-python3 - "$target/heic-corpus" "$heic" <<'PY'
+python3 - "$(heic_corpus)" "$heic" <<'PY'
 import json, os, shutil, sys
 src, dst = sys.argv[1], sys.argv[2]
 for f in json.load(open(os.path.join(src, "corpus.json")))["files"]:

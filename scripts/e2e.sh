@@ -45,8 +45,7 @@ for f in EveningGlow BytheWater FallenLeaf Kite prog-Path summer_1am; do
   i=$((i + 1))
 done
 # An iPhone photo: a HEIC grid turned a quarter by `irot` (scripts/heic-corpus.py).
-[ -f "$target/heic-corpus/corpus.json" ] || python3 scripts/heic-corpus.py "$target/heic-corpus"
-cp "$target/heic-corpus/iphone-grid-orientation-6.heic" "$work/photos/07-iphone.heic"
+cp "$(heic_corpus)/iphone-grid-orientation-6.heic" "$work/photos/07-iphone.heic"
 printf '\xff\xd8\xff\xe0 this is not really a photo' > "$work/photos/broken.jpg"
 echo "shopping list" > "$work/photos/notes.txt"
 

@@ -200,7 +200,10 @@ def main():
     refused("still.avif", buf.getvalue(), "unsupported_image_format", "an AVIF still (AV1 is not decoded)")
     refused("text-named.heic", b"These are notes, not a photo.\n" * 10, "unsupported_image_format", "text")
 
-    json.dump({"pillow_heif": PILLOW_HEIF, "files": entries}, open(os.path.join(work, "corpus.json"), "w"), indent=1)
+    # The tests rebuild a corpus made by another version of this script.
+    script = hashlib.sha256(open(os.path.abspath(__file__), "rb").read()).hexdigest()
+    manifest = {"script_sha256": script, "pillow_heif": PILLOW_HEIF, "files": entries}
+    json.dump(manifest, open(os.path.join(work, "corpus.json"), "w"), indent=1)
     if os.path.exists(out):
         shutil.rmtree(out)
     os.replace(work, out)

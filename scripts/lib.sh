@@ -182,3 +182,13 @@ remove_tree() {
   done
   rm -rf "$d" 2> /dev/null || true
 }
+
+# heic_corpus: prints the HEIC corpus folder under the target folder, (re)built by
+# scripts/heic-corpus.py when missing or made by another version of the script.
+heic_corpus() {
+  local dir="${CARGO_TARGET_DIR:-$PWD/target}/heic-corpus" want
+  want=$(sha256sum scripts/heic-corpus.py | cut -d' ' -f1)
+  grep -q "\"script_sha256\": \"$want\"" "$dir/corpus.json" 2>/dev/null \
+    || python3 scripts/heic-corpus.py "$dir" >&2
+  echo "$dir"
+}

@@ -176,12 +176,13 @@ fn heic(folder: &Path) -> Result<()> {
     for d in [&ours_dir, &base_dir] {
         std::fs::create_dir_all(d)?;
     }
-    let megapixels: f64 = files
-        .iter()
-        .filter_map(|f| imaging::structure::FileAt::open(f).ok())
-        .filter_map(|mut f| imaging::structure::check(&mut f, imaging::PixelLimits::DEFAULT).ok())
-        .map(|s| f64::from(s.width) * f64::from(s.height) / 1e6)
-        .sum();
+    let pixels = |f: &PathBuf| -> u64 {
+        imaging::structure::FileAt::open(f)
+            .ok()
+            .and_then(|mut f| imaging::structure::check(&mut f, imaging::PixelLimits::DEFAULT).ok())
+            .map_or(0, |s| u64::from(s.width) * u64::from(s.height))
+    };
+    let megapixels = files.iter().map(pixels).sum::<u64>() as f64 / 1e6;
 
     let start = Instant::now();
     files
@@ -207,20 +208,18 @@ fn heic(folder: &Path) -> Result<()> {
         "heic heif-convert + vipsthumbnail: {:.2} s, {base_rate:.2} photos/s",
         base.as_secs_f64()
     );
-    let largest = files
-        .iter()
-        .max_by_key(|f| std::fs::metadata(f).map_or(0, |m| m.len()))
-        .ok_or("no files")?;
+    let largest = files.iter().max_by_key(|f| pixels(f)).ok_or("no files")?;
     let (took, peak) = run_measured(
         Command::new(std::env::current_exe()?)
             .arg("--one")
             .arg(largest),
     )?;
     println!(
-        "heic largest alone ({}): {:.2} s, peak RSS {peak:.0} MB",
+        "heic largest alone ({}, {:.0} MP): {:.2} s, peak RSS {peak:.0} MB",
         largest
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        pixels(largest) as f64 / 1e6,
         took.as_secs_f64()
     );
     println!(

@@ -415,3 +415,56 @@ fn usage_mistakes_and_bad_input_get_their_exit_codes_and_sentences() {
         "only the sealed one: {list}"
     );
 }
+
+#[test]
+fn iphone_heics_go_in_through_itc_and_what_cannot_is_named_with_its_reason() {
+    let root = tempfile::tempdir().expect("root");
+    let lib = root.path().join("lib");
+    let folder = root.path().join("from the phone");
+    std::fs::create_dir_all(&folder).expect("folder");
+    for name in [
+        "iphone-grid.heic",
+        "iphone-grid-orientation-6.heic",
+        "still.avif",
+        "cut-at-60-percent.heic",
+    ] {
+        let case = testkit::heic_corpus::case(name);
+        std::fs::copy(&case.path, folder.join(name)).expect("copy");
+    }
+    let made = run(itc(&lib)
+        .args(["--json", "capsule", "new", "--title", "Phone"])
+        .args(["--open-at", "2031-06-01"])
+        .arg(&folder))
+    .ok();
+    let doc = made.json();
+    assert_eq!(doc["import"]["added"], 2, "{doc}");
+    let mut skipped: Vec<(String, String)> = doc["import"]["skipped"]
+        .as_array()
+        .expect("skipped")
+        .iter()
+        .map(|s| {
+            (
+                s["fileName"].as_str().expect("name").to_owned(),
+                s["code"].as_str().expect("code").to_owned(),
+            )
+        })
+        .collect();
+    skipped.sort();
+    assert_eq!(
+        skipped,
+        [
+            ("cut-at-60-percent.heic".into(), "corrupt_image".into()),
+            ("still.avif".into(), "unsupported_image_format".into()),
+        ]
+    );
+    assert!(made.stderr.contains("AVIF"), "{}", made.stderr);
+    let id = doc["capsule"]["id"].as_str().expect("id");
+    let shown = run(itc(&lib).args(["--json", "capsule", "show", id]))
+        .ok()
+        .json();
+    let photos = shown["photos"].as_array().expect("photos");
+    assert!(
+        photos.iter().all(|p| p["contentType"] == "image/heic"),
+        "{shown}"
+    );
+}

@@ -50,7 +50,7 @@ pub fn dir() -> &'static Path {
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace().join("target"));
         let dir = target.join("heic-corpus");
-        if !dir.join("corpus.json").exists() {
+        if !current(&dir) {
             // Several test binaries may get here at once: the script builds in a folder of
             // its own and renames it into place, so the loser's rename replaces an identical
             // corpus.
@@ -63,6 +63,19 @@ pub fn dir() -> &'static Path {
         }
         dir
     })
+}
+
+/// Whether the corpus in `dir` was made by the script as it is now.
+fn current(dir: &Path) -> bool {
+    use sha2::{Digest, Sha256};
+    let Ok(script) = std::fs::read(workspace().join("scripts/heic-corpus.py")) else {
+        return false;
+    };
+    let made_by = std::fs::read_to_string(dir.join("corpus.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|m| m["script_sha256"].as_str().map(str::to_owned));
+    made_by.as_deref() == Some(hex::encode(Sha256::digest(&script)).as_str())
 }
 
 /// Every case of the corpus.

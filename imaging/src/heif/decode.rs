@@ -37,6 +37,21 @@ pub fn decode(
     limits: PixelLimits,
     target: Option<u32>,
 ) -> Result<Picture, Rejection> {
+    contained(|| decode_unguarded(bytes, limits, target))
+}
+
+/// Runs a part of the HEVC/HEIF decoder, young code fed hostile files: should it panic, the
+/// photo is refused as damaged instead of taking the import or the server's job down.
+pub(super) fn contained<T>(f: impl FnOnce() -> Result<T, Rejection>) -> Result<T, Rejection> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(damaged("the HEIC decoder could not read it")))
+}
+
+fn decode_unguarded(
+    bytes: &[u8],
+    limits: PixelLimits,
+    target: Option<u32>,
+) -> Result<Picture, Rejection> {
     let file = HeifFile::parse(bytes).map_err(damaged)?;
     let colour = colour(&file);
     let primary = file.primary_id;
@@ -113,7 +128,7 @@ struct TilePlan {
 /// to be worth it and at least twice the target on its longest side.
 fn tiled(file: &HeifFile<'_>, primary: ItemId, target: u32) -> Option<TilePlan> {
     let item = file.item(primary).ok()?;
-    if item.item_type.0 != *b"grid" || has_alpha(file, primary) {
+    if item.item_type.0 != *b"grid" || !super::alpha_planes(file, primary).is_empty() {
         return None;
     }
     let grid = file.grid(primary).ok()?;
@@ -151,19 +166,6 @@ fn tiled(file: &HeifFile<'_>, primary: ItemId, target: u32) -> Option<TilePlan> 
         out_w,
         out_h,
         factor,
-    })
-}
-
-/// Whether an auxiliary image of `id` is its alpha plane (others are depth maps and HDR gain
-/// maps, which a thumbnail does without).
-fn has_alpha(file: &HeifFile<'_>, id: ItemId) -> bool {
-    file.referencing_items(id, b"auxl").into_iter().any(|aux| {
-        file.item_properties(aux).is_ok_and(|mut props| {
-            props.any(|p| {
-                matches!(p, Property::AuxiliaryType(urn)
-                    if urn.contains("alpha") || urn == "urn:mpeg:hevc:2015:auxid:1")
-            })
-        })
     })
 }
 

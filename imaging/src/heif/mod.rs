@@ -107,7 +107,7 @@ pub fn layout_after(
 ) -> Result<Layout, Rejection> {
     let len = src.size();
     let container = top_level_boxes(src, head, len)?;
-    let file = HeifFile::parse(&container).map_err(damaged)?;
+    let file = decode::contained(|| HeifFile::parse(&container).map_err(damaged))?;
     let primary = file.primary_id;
     let kind = file.item(primary).map_err(damaged)?.item_type;
     match &kind.0 {
@@ -119,7 +119,7 @@ pub fn layout_after(
                 format!(
                     "This HEIF photo's image is coded as \u{201c}{}\u{201d}, which is not supported; \
                      HEVC (HEIC) is.",
-                    String::from_utf8_lossy(other)
+                    fourcc(other)
                 ),
             ));
         }
@@ -135,8 +135,9 @@ pub fn layout_after(
         pixels: max_pixels.saturating_mul(2),
     };
     check_item(src, &file, primary, len, 0, &mut budget)?;
-    // The alpha plane is part of the picture: it must be whole too.
-    for aux in file.referencing_items(primary, b"auxl") {
+    // The alpha plane is part of the picture: it must be whole too. Depth maps and HDR gain
+    // maps are not shown, so they are not checked (nor refused for their coding).
+    for aux in alpha_planes(&file, primary) {
         check_item(src, &file, aux, len, 0, &mut budget)?;
     }
 
@@ -164,6 +165,36 @@ pub fn layout_after(
         height,
         orientation: exif_orientation(quarter_turns, mirrored),
     })
+}
+
+/// A box or item type as it may be shown to a person: the file's own four bytes where they
+/// are printable, so nothing of a hostile file reaches a message unfiltered.
+fn fourcc(code: &[u8; 4]) -> String {
+    code.iter()
+        .map(|&b| {
+            if b.is_ascii_graphic() {
+                char::from(b)
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// The alpha planes of an image (its other auxiliary images are depth maps and HDR gain
+/// maps, which a picture is shown without).
+pub(crate) fn alpha_planes(file: &HeifFile<'_>, id: ItemId) -> Vec<ItemId> {
+    file.referencing_items(id, b"auxl")
+        .into_iter()
+        .filter(|&aux| {
+            file.item_properties(aux).is_ok_and(|mut props| {
+                props.any(|p| {
+                    matches!(p, Property::AuxiliaryType(urn)
+                        if urn.contains("alpha") || urn == "urn:mpeg:hevc:2015:auxid:1")
+                })
+            })
+        })
+        .collect()
 }
 
 /// An EXIF orientation with the same effect on the picture's shape. Only the quarter turns
@@ -254,7 +285,7 @@ fn check_item(
                 ErrorCode::UnsupportedImageFormat,
                 format!(
                     "This HEIF photo holds an image coded as \u{201c}{}\u{201d}, which is not supported.",
-                    String::from_utf8_lossy(other)
+                    fourcc(other)
                 ),
             ));
         }
