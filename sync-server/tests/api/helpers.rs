@@ -308,6 +308,11 @@ pub fn client_thumbnails(photo: &[u8]) -> Vec<(ThumbnailSize, Vec<u8>)> {
         .unwrap_or(image::metadata::Orientation::NoTransforms);
     let mut img = image::DynamicImage::from_decoder(decoder).expect("decode");
     img.apply_orientation(orientation);
+    thumbnails_of(&img)
+}
+
+/// The same from a picture already decoded upright (by an independent decoder, say).
+pub fn thumbnails_of(img: &image::DynamicImage) -> Vec<(ThumbnailSize, Vec<u8>)> {
     [ThumbnailSize::Grid, ThumbnailSize::Preview]
         .into_iter()
         .map(|kind| {

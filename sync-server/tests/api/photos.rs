@@ -216,6 +216,17 @@ async fn the_same_bytes_twice_are_never_uploaded_again(b: Backend) {
     assert!(d.upload.is_none());
 }
 
+async fn delete_photo(app: &TestApp, user: &User, capsule: Uuid, photo: Uuid) {
+    app.req(
+        Method::DELETE,
+        &format!("/v1/capsules/{capsule}/photos/{photo}"),
+        user,
+    )
+    .send()
+    .await
+    .expect("request");
+}
+
 async fn bad_images_get_422_with_a_clear_code(b: Backend) {
     let app = spawn_app(b).await;
     let user = app.new_user().await;
@@ -266,14 +277,7 @@ async fn bad_images_get_422_with_a_clear_code(b: Backend) {
                 .as_str()
                 .is_some_and(|m| m.len() > 10)
         );
-        app.req(
-            Method::DELETE,
-            &format!("/v1/capsules/{capsule}/photos/{photo}"),
-            &user,
-        )
-        .send()
-        .await
-        .expect("request");
+        delete_photo(&app, &user, capsule, photo).await;
     }
     // HEICs that must not count, each for its reason (scripts/heic-corpus.py).
     for case in testkit::heic_corpus::cases()
@@ -292,14 +296,7 @@ async fn bad_images_get_422_with_a_clear_code(b: Backend) {
             "{}",
             case.name
         );
-        app.req(
-            Method::DELETE,
-            &format!("/v1/capsules/{capsule}/photos/{photo}"),
-            &user,
-        )
-        .send()
-        .await
-        .expect("request");
+        delete_photo(&app, &user, capsule, photo).await;
     }
     // Empty files and HEIC sequences are refused at declaration already.
     let res = app

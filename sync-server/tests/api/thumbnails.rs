@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::both_backends;
 use crate::helpers::{
     Backend, TestApp, User, client_thumbnails, error_code, jpeg, sha256_hex, spawn_app,
-    spawn_app_with, spawn_app_without_worker,
+    spawn_app_with, spawn_app_without_worker, thumbnails_of,
 };
 use crate::smtp::{SmtpServer, link_in};
 
@@ -245,26 +245,6 @@ async fn a_photo_without_thumbnails_gets_the_servers_from_a_queue_that_survives_
     assert_eq!(last["photo"]["thumbnails"], "ready");
 }
 
-/// Thumbnails as a desktop makes them, from an independent decoder's upright picture.
-fn thumbnails_from(picture: &image::DynamicImage) -> Vec<(ThumbnailSize, Vec<u8>)> {
-    [ThumbnailSize::Grid, ThumbnailSize::Preview]
-        .into_iter()
-        .map(|kind| {
-            let side = kind.max_side();
-            let small = if picture.width().max(picture.height()) > side {
-                picture.thumbnail(side, side)
-            } else {
-                picture.clone()
-            };
-            let mut out = Vec::new();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
-                .encode_image(&small.to_rgb8())
-                .expect("encode");
-            (kind, out)
-        })
-        .collect()
-}
-
 async fn an_iphone_heic_counts_from_its_structure_with_or_without_the_clients_thumbnails(
     b: Backend,
 ) {
@@ -275,7 +255,7 @@ async fn an_iphone_heic_counts_from_its_structure_with_or_without_the_clients_th
     let case = testkit::heic_corpus::case("iphone-grid-orientation-6.heic");
     let bytes = std::fs::read(&case.path).expect("corpus file");
     let reference = image::open(case.reference()).expect("reference");
-    let thumbs = thumbnails_from(&reference);
+    let thumbs = thumbnails_of(&reference);
 
     let with = Uuid::now_v7();
     let res = send_with(&app, &user, capsule, with, &bytes, &thumbs).await;
@@ -305,7 +285,7 @@ async fn an_iphone_heic_counts_from_its_structure_with_or_without_the_clients_th
 
     // Thumbnails the wrong way round are refused: the server read the turn from `irot`.
     let other = testkit::heic_corpus::case("iphone-grid-orientation-8.heic");
-    let turned = thumbnails_from(&image::open(other.reference()).expect("ref").rotate90());
+    let turned = thumbnails_of(&image::open(other.reference()).expect("ref").rotate90());
     let bytes = std::fs::read(&other.path).expect("corpus file");
     let wrong = Uuid::now_v7();
     let res = send_with(&app, &user, capsule, wrong, &bytes, &turned).await;
