@@ -287,13 +287,16 @@ fn colour(file: &HeifFile<'_>) -> Option<Box<qcms::Profile>> {
                     transfer,
                     ..
                 }) => {
-                    if matches!(primaries, 1 | 2) {
-                        return None;
-                    }
-                    let cp = u8::try_from(*primaries).ok()?;
+                    // Only the primaries and curves qcms builds a profile from (it panics on
+                    // reserved codes, which a hostile file can hold: the fuzz target found
+                    // it); others stay as coded, like sRGB's own primaries (1).
+                    let cp = match primaries {
+                        4..=9 | 11 | 12 | 22 => u8::try_from(*primaries).ok()?,
+                        _ => return None,
+                    };
                     let tc = match transfer {
-                        1 | 2 | 6 | 14 | 15 => 13,
-                        other => u8::try_from(*other).ok()?,
+                        4 | 5 | 8 => u8::try_from(*transfer).ok()?,
+                        _ => 13,
                     };
                     // qcms's CICP enums are not exported by name, only converted from codes.
                     return qcms::Profile::new_cicp(cp.into(), tc.into());
@@ -330,5 +333,18 @@ pub(super) fn decode_error(e: heifer::Error) -> Rejection {
             format!("This HEIC photo uses a feature that is not supported ({what})."),
         ),
         other => damaged(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_colour_codes_are_taken_as_coded_without_a_panic() {
+        // The photo fuzz target's find: a small grid whose `nclx` names reserved primaries,
+        // on which qcms panics. Unguarded here, so a panic would fail the test.
+        let bytes = include_bytes!("../../../fuzz/corpus/photo/heic-reserved-primaries.heic");
+        let _ = decode_unguarded(bytes, PixelLimits::DEFAULT, Some(256));
     }
 }
