@@ -39,10 +39,16 @@ MAX_PIXELS = 250_000_000
 def need_modules():
     try:
         import pillow_heif  # noqa: F401
-        from PIL import ImageCms  # noqa: F401
+        from PIL import ImageCms, features
+
+        ready = features.check("avif")
     except ImportError:
+        ready = False
+    if not ready:
+        # pillow-heif for HEIC, a Pillow that writes AVIF (11.3 and later) for the AVIF case.
         subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", f"pillow-heif=={PILLOW_HEIF}"],
+            [sys.executable, "-m", "pip", "install", "--quiet", "--upgrade",
+             f"pillow-heif=={PILLOW_HEIF}", "pillow>=11.3"],
             check=True,
         )
 
@@ -102,20 +108,14 @@ def reference(im, out_png):
     return im.size
 
 
-def main():
-    if len(sys.argv) != 2:
-        sys.exit(__doc__)
-    out = os.path.abspath(sys.argv[1])
-    need_modules()
+def build(work, cache):
+    """Writes every file of the corpus and its reference into `work`; returns the entries."""
     import pillow_heif
     from PIL import Image
 
     pillow_heif.register_heif_opener()
     # The 200 MP phone photo is no bomb.
     Image.MAX_IMAGE_PIXELS = MAX_PIXELS
-    work = tempfile.mkdtemp(prefix="heic-corpus.", dir=os.path.dirname(out) or ".")
-    cache = os.path.join(os.path.dirname(out) or ".", "heic-corpus-download")
-    os.makedirs(cache, exist_ok=True)
     entries = []
 
     def accepted(name, data, width, height, content_type="image/heic", max_error=3.0, why=None):
@@ -200,6 +200,24 @@ def main():
     refused("still.avif", buf.getvalue(), "unsupported_image_format", "an AVIF still (AV1 is not decoded)")
     refused("text-named.heic", b"These are notes, not a photo.\n" * 10, "unsupported_image_format", "text")
 
+    return entries
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = os.path.abspath(sys.argv[1])
+    need_modules()
+    parent = os.path.dirname(out) or "."
+    os.makedirs(parent, exist_ok=True)
+    cache = os.path.join(parent, "heic-corpus-download")
+    os.makedirs(cache, exist_ok=True)
+    work = tempfile.mkdtemp(prefix="heic-corpus.", dir=parent)
+    try:
+        entries = build(work, cache)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     # The tests rebuild a corpus made by another version of this script.
     script = hashlib.sha256(open(os.path.abspath(__file__), "rb").read()).hexdigest()
     manifest = {"script_sha256": script, "pillow_heif": PILLOW_HEIF, "files": entries}

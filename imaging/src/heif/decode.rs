@@ -65,6 +65,9 @@ fn decode_unguarded(
             whole(bytes, limits.whole)?
         }
     };
+    if picture.image.width() == 0 || picture.image.height() == 0 {
+        return Err(damaged("it decodes to no picture"));
+    }
     if let Some(profile) = colour {
         to_srgb(&mut picture.image, &profile);
     }
@@ -339,6 +342,16 @@ pub(super) fn decode_error(e: heifer::Error) -> Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_crop_to_nothing_is_refused_not_decoded_to_an_empty_picture() {
+        // The photo fuzz target's find: a `clap` of width 64/2147483649.
+        let bytes = include_bytes!("../../../fuzz/corpus/photo/heic-crop-to-nothing.heic");
+        let r = decode_unguarded(bytes, PixelLimits::DEFAULT, Some(256));
+        assert_eq!(r.err().map(|r| r.code), Some(ErrorCode::CorruptImage));
+        let r = super::super::layout(&mut &bytes[..], PixelLimits::DEFAULT.reduced);
+        assert_eq!(r.err().map(|r| r.code), Some(ErrorCode::CorruptImage));
+    }
 
     #[test]
     fn reserved_colour_codes_are_taken_as_coded_without_a_panic() {

@@ -152,8 +152,11 @@ pub fn layout_after(
                 height: (hn, hd),
                 ..
             } if *wd != 0 && *hd != 0 => {
-                width = (wn / wd).clamp(1, width);
-                height = (hn / hd).clamp(1, height);
+                if wn / wd == 0 || hn / hd == 0 {
+                    return Err(damaged("its crop leaves no picture"));
+                }
+                width = (wn / wd).min(width);
+                height = (hn / hd).min(height);
             }
             Property::Rotation(r) => quarter_turns = (quarter_turns + r) % 4,
             Property::Mirror(_) => mirrored = !mirrored,
