@@ -69,8 +69,9 @@ pub struct Structure {
     /// Upright dimensions: after the EXIF orientation, where it is known.
     pub width: u32,
     pub height: u32,
-    /// The EXIF orientation (1 to 8), or None where this format's orientation is not read
-    /// here (its thumbnails may then be turned either way).
+    /// The EXIF orientation (1 to 8; for a HEIC, the one with the effect of its `irot` and
+    /// `imir`), or None where this format's orientation is not read here (its thumbnails
+    /// may then be turned either way).
     pub orientation: Option<u8>,
 }
 
