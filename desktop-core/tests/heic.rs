@@ -114,3 +114,26 @@ fn an_iphone_heic_brings_its_capture_time_and_camera() {
     );
     assert!(photo.taken_at.is_some(), "{photo:?}");
 }
+
+#[test]
+fn the_desktops_thumbnails_of_every_accepted_heic_pass_the_servers_checks() {
+    use imaging::structure::{self, FileAt};
+    use protocol::ThumbnailSize;
+    for case in heic_corpus::cases()
+        .into_iter()
+        .filter(|c| c.accepted.is_some())
+    {
+        let made = desktop_core::thumbs::make(&case.path, desktop_core::MAX_PIXELS)
+            .unwrap_or_else(|r| panic!("{}: {r:?}", case.name));
+        let mut file = FileAt::open(&case.path).expect("corpus file");
+        let original = structure::check(&mut file, imaging::PixelLimits::DEFAULT)
+            .unwrap_or_else(|r| panic!("{}: {r:?}", case.name));
+        for (kind, bytes) in [
+            (ThumbnailSize::Grid, &made.thumbnails.grid),
+            (ThumbnailSize::Preview, &made.thumbnails.preview),
+        ] {
+            imaging::thumbnail::check(bytes, kind, &original)
+                .unwrap_or_else(|r| panic!("{} {kind:?}: {}", case.name, r.message));
+        }
+    }
+}
