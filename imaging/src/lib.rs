@@ -97,8 +97,8 @@ pub const ACCEPTED_TYPES: [&str; 8] = [
     "image/heif",
 ];
 
-/// The formats named in refusals.
-const ACCEPTED_NAMES: &str = "JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC";
+/// The accepted formats as named in refusals, here and by the server.
+pub const ACCEPTED_NAMES: &str = "JPEG, PNG, WebP, GIF, TIFF, BMP or HEIC";
 
 /// A decoded, upright photo.
 #[derive(Debug)]

@@ -26,7 +26,7 @@ use crate::db::{capsules, changes};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::views;
-use imaging::ACCEPTED_TYPES;
+use imaging::{ACCEPTED_NAMES, ACCEPTED_TYPES};
 
 /// Largest thumbnail accepted, in bytes (a 1280 px JPEG is a few hundred KB).
 pub const MAX_THUMBNAIL_BYTES: u64 = 4 * 1024 * 1024;
@@ -68,7 +68,7 @@ fn validate(state: &AppState, w: &PhotoWrite) -> ApiResult<(String, String, Decl
     if !ACCEPTED_TYPES.contains(&ct.as_str()) {
         return Err(ApiError::new(
             ErrorCode::UnsupportedImageFormat,
-            "Only JPEG, PNG, WebP, GIF, TIFF, BMP and HEIC photos are accepted.",
+            format!("Only photos in {ACCEPTED_NAMES} are accepted."),
         ));
     }
     let mut thumbs: Vec<ThumbnailWrite> = Vec::new();
