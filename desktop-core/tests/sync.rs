@@ -465,16 +465,39 @@ async fn account_errors_are_sentences_and_log_out_forgets_the_token() {
     assert!(again.engine.account().is_none());
 }
 
-/// Every byte a server process keeps: its database as `sqlite3` dumps it, and every stored
-/// object in its folder store.
+/// Every value a server process keeps: each row of each table of its database, and every
+/// stored object in its folder store. (Read with rusqlite rather than the `sqlite3` tool,
+/// so it also runs where the tests are Windows programs.)
 fn server_holds(server: &Server) -> Vec<u8> {
-    let dump = std::process::Command::new("sqlite3")
-        .arg(server.data.path().join("server.db"))
-        .arg(".dump")
-        .output()
-        .expect("sqlite3 on PATH");
-    assert!(dump.status.success(), "sqlite3 .dump");
-    let mut all = dump.stdout;
+    use rusqlite::types::ValueRef;
+    let db = rusqlite::Connection::open_with_flags(
+        server.data.path().join("server.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("server database");
+    let tables: Vec<String> = db
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("tables");
+    let mut all = Vec::new();
+    for table in tables {
+        let mut rows = db
+            .prepare(&format!("SELECT * FROM \"{table}\""))
+            .expect("select");
+        let columns = rows.column_count();
+        let mut rows = rows.query([]).expect("rows");
+        while let Some(row) = rows.next().expect("row") {
+            for i in 0..columns {
+                match row.get_ref(i).expect("value") {
+                    ValueRef::Text(b) | ValueRef::Blob(b) => all.extend_from_slice(b),
+                    ValueRef::Integer(n) => all.extend(n.to_string().into_bytes()),
+                    ValueRef::Real(x) => all.extend(x.to_string().into_bytes()),
+                    ValueRef::Null => {}
+                }
+                all.push(b'\n');
+            }
+        }
+    }
     let mut dirs = vec![server.data.path().join("blobs")];
     while let Some(dir) = dirs.pop() {
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {

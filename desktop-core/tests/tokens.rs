@@ -1,11 +1,15 @@
 //! The refresh token's home: the OS keyring, or a 0600 file where no keyring service
-//! runs; never the SQLite cache.
+//! runs; never the SQLite cache. On Windows, the Credential Manager.
 
 mod support;
 
 use desktop_core::{TokenBackend, TokenStore};
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "a private D-Bus bus; Windows has no Secret Service to lack"
+)]
 fn without_a_keyring_service_the_token_goes_to_a_private_file() {
     // A session bus with no Secret Service on it, as on a bare Linux desktop or CI box.
     let bus = support::PrivateBus::start();
@@ -60,4 +64,28 @@ fn save_load_delete_through_the_system_store() {
     store.delete("http://127.0.0.1:8080|u1").expect("delete");
     assert!(!file.exists());
     assert_eq!(store.load("http://127.0.0.1:8080|u1").expect("load"), None);
+}
+
+/// Windows always has the Credential Manager (wine's keeps it in its registry): the token
+/// goes there, and no file holds it.
+#[cfg(windows)]
+#[test]
+fn on_windows_the_token_goes_to_the_credential_manager() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let store = TokenStore::system(dir.path());
+    let account = format!("http://127.0.0.1:8080|{}", uuid::Uuid::new_v4());
+    assert_eq!(
+        store.save(&account, "secret-refresh-token").expect("save"),
+        TokenBackend::Keyring
+    );
+    assert!(!dir.path().join("refresh-token").exists());
+    // Another store of the same folder (the app after a restart) finds it.
+    let again = TokenStore::system(dir.path());
+    assert_eq!(
+        again.load(&account).expect("load").as_deref(),
+        Some("secret-refresh-token")
+    );
+    assert_eq!(again.load("http://other|u2").expect("load"), None);
+    again.delete(&account).expect("delete");
+    assert_eq!(store.load(&account).expect("load"), None);
 }

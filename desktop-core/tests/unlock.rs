@@ -128,6 +128,7 @@ async fn the_running_watcher_fires_when_the_clock_reaches_the_open_time() {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "D-Bus: Windows shows a toast, which wine cannot")]
 fn the_notification_reaches_the_session_bus() {
     let bus = support::PrivateBus::start();
     let monitor = bus.monitor("interface='org.freedesktop.Notifications'");

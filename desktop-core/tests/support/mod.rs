@@ -1,5 +1,7 @@
 //! A real sync-server process for the desktop tests: built once, started on a free port
-//! with its own data folder, stopped and restarted at will (as a network cut would).
+//! with its own data folder, stopped and restarted at will (as a network cut would). When
+//! the tests run on Windows (under wine), the Linux server is started outside wine by
+//! `scripts/server_host.py`, whose address is in `ITC_TEST_SERVER_HOST`.
 
 #![allow(dead_code)]
 
@@ -46,11 +48,66 @@ fn free_port() -> u16 {
 
 /// A sync-server process.
 pub struct Server {
-    child: Option<Child>,
+    process: Option<Process>,
     pub port: u16,
-    pub data: tempfile::TempDir,
+    pub data: DataDir,
     pub url: String,
     extra: Vec<String>,
+}
+
+/// A server's data folder: a temporary folder here, or one the host made outside wine.
+pub struct DataDir {
+    path: PathBuf,
+    temp: Option<tempfile::TempDir>,
+    hosted: Option<String>,
+}
+
+impl DataDir {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+enum Process {
+    Here(Child),
+    Hosted(u64),
+}
+
+/// The server host's address (`scripts/server_host.py`), when servers live outside this
+/// process's world.
+fn host() -> Option<String> {
+    std::env::var("ITC_TEST_SERVER_HOST").ok()
+}
+
+/// One POST of JSON to the server host, answered with its JSON. Plain HTTP/1.0 over a
+/// socket: it also runs from `Drop`, outside any runtime.
+fn host_call(host: &str, route: &str, body: &serde_json::Value) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let body = body.to_string();
+    let mut stream = std::net::TcpStream::connect(host).expect("reach the server host");
+    write!(
+        stream,
+        "POST {route} HTTP/1.0\r\nHost: {host}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("ask the server host");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("the server host's answer");
+    let (head, json) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+    assert!(head.contains(" 200 "), "server host: {answer}");
+    serde_json::from_str(json).expect("server host JSON")
+}
+
+/// A Linux path as this (Windows) process sees it: wine maps `/` to drive Z:.
+fn from_host_path(path: &str) -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(format!("Z:{}", path.replace('/', "\\")))
+    } else {
+        PathBuf::from(path)
+    }
 }
 
 impl Server {
@@ -63,10 +120,25 @@ impl Server {
     /// The same, with extra flags.
     pub async fn start_with(extra: &[&str]) -> Self {
         let port = free_port();
+        let data = match host() {
+            None => {
+                let temp = tempfile::tempdir().expect("server data");
+                DataDir {
+                    path: temp.path().to_owned(),
+                    temp: Some(temp),
+                    hosted: None,
+                }
+            }
+            Some(_) => DataDir {
+                path: PathBuf::new(),
+                temp: None,
+                hosted: None,
+            },
+        };
         let mut s = Self {
-            child: None,
+            process: None,
             port,
-            data: tempfile::tempdir().expect("server data"),
+            data,
             url: format!("http://127.0.0.1:{port}"),
             extra: extra.iter().map(|s| (*s).to_owned()).collect(),
         };
@@ -74,35 +146,60 @@ impl Server {
         s
     }
 
+    /// The flags after `--bind` and `--data-dir`.
+    fn args(&self) -> Vec<String> {
+        let mut args: Vec<String> = ["--min-lead", "1s", "--delivery-interval", "1s"]
+            .map(String::from)
+            .into();
+        // No drand relay unless a test brings its own chain: sealed capsules then open
+        // with the server's escrow key, at once and without the internet.
+        if !self.extra.iter().any(|a| a == "--drand-relays") {
+            args.extend(["--drand-relays", "http://127.0.0.1:9"].map(String::from));
+        }
+        args.extend(self.extra.iter().cloned());
+        args
+    }
+
     async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.data.path().join("server.log"))
-            .expect("server log");
-        let child = Command::new(binary())
-            .arg("--bind")
-            .arg(format!("127.0.0.1:{}", self.port))
-            .arg("--data-dir")
-            .arg(self.data.path())
-            .args(["--min-lead", "1s", "--delivery-interval", "1s"])
-            // No drand relay unless a test brings its own chain: sealed capsules then open
-            // with the server's escrow key, at once and without the internet.
-            .args(if self.extra.iter().any(|a| a == "--drand-relays") {
-                &[][..]
-            } else {
-                &["--drand-relays", "http://127.0.0.1:9"][..]
-            })
-            .args(&self.extra)
-            .env_remove("ITC_DATABASE_URL")
-            .env_remove("ITC_BLOB_STORE")
-            .env_remove("ITC_SMTP_URL")
-            .env("RUST_LOG", "info")
-            .stdout(log.try_clone().expect("server log"))
-            .stderr(log)
-            .spawn()
-            .expect("start sync-server");
-        self.child = Some(child);
+        if let Some(host) = host() {
+            let answer = host_call(
+                &host,
+                "/spawn",
+                &serde_json::json!({
+                    "port": self.port,
+                    "data": self.data.hosted,
+                    "args": self.args(),
+                }),
+            );
+            let pid = answer["pid"].as_u64().expect("pid");
+            if self.data.hosted.is_none() {
+                let dir = answer["data"].as_str().expect("data folder").to_owned();
+                self.data.path = from_host_path(&dir);
+                self.data.hosted = Some(dir);
+            }
+            self.process = Some(Process::Hosted(pid));
+        } else {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(self.data.path().join("server.log"))
+                .expect("server log");
+            let child = Command::new(binary())
+                .arg("--bind")
+                .arg(format!("127.0.0.1:{}", self.port))
+                .arg("--data-dir")
+                .arg(self.data.path())
+                .args(self.args())
+                .env_remove("ITC_DATABASE_URL")
+                .env_remove("ITC_BLOB_STORE")
+                .env_remove("ITC_SMTP_URL")
+                .env("RUST_LOG", "info")
+                .stdout(log.try_clone().expect("server log"))
+                .stderr(log)
+                .spawn()
+                .expect("start sync-server");
+            self.process = Some(Process::Here(child));
+        }
         let client = reqwest::Client::new();
         for _ in 0..300 {
             if let Ok(r) = client.get(format!("{}/healthz", self.url)).send().await
@@ -125,9 +222,17 @@ impl Server {
 
     /// Kills the server at once, as a crash or a pulled cable would.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        match self.process.take() {
+            Some(Process::Here(mut c)) => {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            Some(Process::Hosted(pid)) => {
+                if let Some(host) = host() {
+                    host_call(&host, "/kill", &serde_json::json!({ "pid": pid }));
+                }
+            }
+            None => {}
         }
     }
 
@@ -149,6 +254,10 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+        if let (Some(host), Some(dir)) = (host(), self.data.hosted.take()) {
+            host_call(&host, "/remove", &serde_json::json!({ "data": dir }));
+        }
+        drop(self.data.temp.take());
     }
 }
 
