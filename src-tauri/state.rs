@@ -48,6 +48,7 @@ impl App {
                 crate::window::show(&handle);
                 let _ = events::ShowCapsule { id }.emit(&handle);
             })),
+            app_id: app.config().identifier.clone(),
             ..DesktopNotifier::default()
         };
         let core = Desktop::open(data_dir, "the Image Time Capsule app", Arc::new(notifier))?;

@@ -36,5 +36,5 @@ pub use settings::Settings;
 pub use sync::{Account, SyncEngine, SyncError, SyncEvent, SyncReport, SyncState, Timeouts};
 pub use thumbs::{Made, Thumbnails};
 pub use tokens::{TokenBackend, TokenStore, TokenStoreError};
-pub use unlock::{DesktopNotifier, Notifier, UnlockWatcher, Unlocked};
+pub use unlock::{APP_ID, DesktopNotifier, Notifier, UnlockWatcher, Unlocked};
 pub use view::{CapsuleDetail, CapsuleSummary, PhotoView, capsule_detail, capsule_list};

@@ -37,9 +37,18 @@ pub type ClickHandler = Arc<dyn Fn(Uuid) + Send + Sync>;
 
 /// Native notifications through notify-rust (D-Bus on Linux, the notification centres of
 /// macOS and Windows).
+/// The app's identifier, as `identifier` in tauri.conf.json (the window passes that one;
+/// `itc` uses this, and a unit test holds the two equal).
+pub const APP_ID: &str = "app.imagetimecapsule.desktop";
+
 #[derive(Clone)]
 pub struct DesktopNotifier {
     pub app_name: String,
+    /// The installed app's identity (`identifier` in tauri.conf.json): on Windows the
+    /// AppUserModelID the installer gives the Start-menu shortcut, on macOS the bundle
+    /// identifier, so the notification shows the app's name and icon (without it, Windows
+    /// shows PowerShell's and macOS the Terminal's).
+    pub app_id: String,
     /// Where the platform reports clicks (the freedesktop servers of Linux and the BSDs),
     /// a click on the notification calls this.
     pub on_click: Option<ClickHandler>,
@@ -49,6 +58,7 @@ impl std::fmt::Debug for DesktopNotifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DesktopNotifier")
             .field("app_name", &self.app_name)
+            .field("app_id", &self.app_id)
             .field("on_click", &self.on_click.is_some())
             .finish()
     }
@@ -58,6 +68,7 @@ impl Default for DesktopNotifier {
     fn default() -> Self {
         Self {
             app_name: "Image Time Capsule".into(),
+            app_id: APP_ID.into(),
             on_click: None,
         }
     }
@@ -66,6 +77,19 @@ impl Default for DesktopNotifier {
 impl Notifier for DesktopNotifier {
     fn capsule_opened(&self, capsule_id: Uuid, title: &str) -> Result<(), String> {
         let mut n = notify_rust::Notification::new();
+        #[cfg(target_os = "windows")]
+        n.app_id(&self.app_id);
+        #[cfg(target_os = "macos")]
+        {
+            // The bundle the notification centre attributes notifications to; it can be
+            // set once per process.
+            static SET: std::sync::Once = std::sync::Once::new();
+            SET.call_once(|| {
+                if let Err(e) = notify_rust::set_application(&self.app_id) {
+                    tracing::warn!(error = %e, "notifications will show under another app's name");
+                }
+            });
+        }
         n.appname(&self.app_name)
             .summary(&format!("“{title}” has opened"))
             .body("The time capsule you sealed is open. Its photos are ready to see.");
@@ -96,7 +120,7 @@ impl Notifier for DesktopNotifier {
             }
         }
         #[cfg(not(all(unix, not(target_os = "macos"))))]
-        drop((handle, capsule_id));
+        let _ = (handle, capsule_id);
         Ok(())
     }
 }
@@ -290,5 +314,15 @@ impl UnlockWatcher {
                 () = tokio::time::sleep(wait.max(Duration::from_millis(50))) => {}
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_app_id_is_the_identifier_the_installers_give_the_app() {
+        let conf = include_str!("../../tauri.conf.json");
+        let conf: serde_json::Value = serde_json::from_str(conf).expect("tauri.conf.json");
+        assert_eq!(conf["identifier"], super::APP_ID);
     }
 }

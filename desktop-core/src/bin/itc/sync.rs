@@ -105,7 +105,9 @@ pub fn watch(d: &Desktop, out: Out) -> Outcome {
     Ok(())
 }
 
-/// Ctrl-C, or SIGTERM (how systemd and `kill` stop a service).
+/// Ctrl-C, or SIGTERM (how systemd and `kill` stop a service); on Windows also Ctrl-Break,
+/// the console window closed, and log-off or shutdown (how Task Scheduler and Windows stop a
+/// console program).
 async fn stop_signal() {
     #[cfg(unix)]
     {
@@ -123,7 +125,26 @@ async fn stop_signal() {
             }
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
+    {
+        use tokio::signal::windows::{ctrl_break, ctrl_close, ctrl_logoff, ctrl_shutdown};
+        match (ctrl_break(), ctrl_close(), ctrl_logoff(), ctrl_shutdown()) {
+            (Ok(mut brk), Ok(mut close), Ok(mut logoff), Ok(mut shutdown)) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = brk.recv() => {}
+                    _ = close.recv() => {}
+                    _ = logoff.recv() => {}
+                    _ = shutdown.recv() => {}
+                }
+            }
+            _ => {
+                tracing::warn!("console events cannot be caught; only Ctrl-C stops cleanly");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(any(unix, windows)))]
     {
         let _ = tokio::signal::ctrl_c().await;
     }
