@@ -243,14 +243,23 @@ fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     f.sync_all()
 }
 
-/// Renames a finished file to its final name.
-/// Moves a finished file to its final name, making its folder.
+/// Moves a finished file to its final name in the content-addressed store, making its
+/// folder. A file already at that name holds the same bytes (the name is their hash), so if
+/// the move fails while one is there, the new copy is dropped and the place counts as done:
+/// two copies of one photo imported in parallel both get here, and Windows, unlike Linux,
+/// refuses to replace a file that another thread is replacing at the same moment.
 pub(crate) fn place(from: &Path, to: &Path) -> Result<(), LibraryError> {
     if let Some(dir) = to.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::rename(from, to)?;
-    Ok(())
+    match std::fs::rename(from, to) {
+        Ok(()) => Ok(()),
+        Err(_) if to.is_file() => {
+            let _ = std::fs::remove_file(from);
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// A file an import into a capsule left out, for the window.

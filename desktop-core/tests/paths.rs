@@ -71,7 +71,12 @@ fn photos_import_from_non_ascii_long_and_differently_written_paths() {
         assert!(lib.photo_path(&imported.photo.sha256).exists());
     }
     // A folder given as the path (the window's drop of a folder) is walked as well.
-    let again = import(&lib, std::slice::from_ref(&long), &|_| {}, &CancelToken::default());
+    let again = import(
+        &lib,
+        std::slice::from_ref(&long),
+        &|_| {},
+        &CancelToken::default(),
+    );
     assert!(again.failed.is_empty(), "{:?}", again.failed);
     assert_eq!(again.imported.len(), 1);
     assert!(again.imported[0].duplicate);
