@@ -38,7 +38,8 @@ pub type ClickHandler = Arc<dyn Fn(Uuid) + Send + Sync>;
 /// Native notifications through notify-rust (D-Bus on Linux, the notification centres of
 /// macOS and Windows).
 /// The app's identifier, as `identifier` in tauri.conf.json (the window passes that one;
-/// `itc` uses this, and a unit test holds the two equal).
+/// `itc` uses this, also for the name of the library's folder, and a unit test holds the
+/// two equal).
 pub const APP_ID: &str = "app.imagetimecapsule.desktop";
 
 #[derive(Clone)]

@@ -21,10 +21,6 @@ use crate::cli::{Cli, Command};
 use crate::out::Out;
 use crate::outcome::{Failure, Outcome};
 
-/// The app's identifier (tauri.conf.json): its library lives in the platform's data folder
-/// under this name, and `itc` uses the same one by default.
-const APP_IDENTIFIER: &str = "app.imagetimecapsule.desktop";
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -70,7 +66,9 @@ fn data_dir(given: Option<PathBuf>) -> Outcome<PathBuf> {
     match given {
         Some(d) => Ok(d),
         None => dirs::data_dir()
-            .map(|d| d.join(APP_IDENTIFIER))
+            // The app's library lives in the platform's data folder under its identifier;
+            // `itc` uses the same one by default.
+            .map(|d| d.join(desktop_core::APP_ID))
             .ok_or_else(|| Failure::usage("This system has no data folder; pass --data-dir DIR.")),
     }
 }
