@@ -4,7 +4,7 @@
 
 use tauri_specta::{Builder, collect_commands, collect_events};
 
-use crate::commands::{account, capsules, photos, settings};
+use crate::commands::{account, capsules, photos, settings, updates};
 use crate::events;
 
 /// The registry of commands and events.
@@ -40,6 +40,12 @@ pub fn builder() -> Builder<tauri::Wry> {
             settings::set_notifications,
             settings::set_autostart,
             settings::ui_ready,
+            updates::update_settings,
+            updates::set_update_feed,
+            updates::set_update_checks,
+            updates::check_for_update,
+            updates::install_update,
+            updates::restart_app,
         ])
         .events(collect_events![
             events::CapsuleChanged,
@@ -50,6 +56,8 @@ pub fn builder() -> Builder<tauri::Wry> {
             events::ExportProgress,
             events::CapsuleUnlocked,
             events::ShowCapsule,
+            events::UpdateProgress,
+            crate::updates::UpdateOffer,
         ])
 }
 

@@ -66,6 +66,16 @@ pub struct CapsuleUnlocked {
     pub title: String,
 }
 
+/// Bytes of the app's own update came in (`total` is 0 when the server does not say).
+#[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct UpdateProgress {
+    #[specta(type = u32)]
+    pub received: u64,
+    #[specta(type = u32)]
+    pub total: u64,
+}
+
 /// Show this capsule (its notification was clicked).
 #[derive(Debug, Clone, Serialize, Deserialize, specta::Type, tauri_specta::Event)]
 #[serde(rename_all = "camelCase")]

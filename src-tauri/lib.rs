@@ -12,6 +12,7 @@ mod media;
 mod state;
 mod transfers;
 mod tray;
+mod updates;
 mod window;
 
 use std::time::Instant;
@@ -41,6 +42,7 @@ pub fn run() -> anyhow::Result<()> {
             window::show(app);
         }))
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(tauri_plugin_autostart::init(
             tauri_plugin_autostart::MacosLauncher::LaunchAgent,
             Some(vec!["--hidden"]),
@@ -84,6 +86,7 @@ pub fn run() -> anyhow::Result<()> {
             tracing::info!(data = %data_dir.display(), "library open");
             state.start(handle);
             app.manage(state);
+            updates::watch(handle);
             if let Err(e) = tray::install(handle) {
                 // Some desktops have no tray; the window still works.
                 tracing::warn!(error = %e, "no tray icon");

@@ -10,6 +10,7 @@ use tauri::{AppHandle, Manager};
 use tauri_specta::Event;
 
 use crate::events;
+use crate::updates::Updates;
 
 /// How often the engine syncs when nothing asks it to sooner.
 const SYNC_EVERY: Duration = Duration::from_secs(60);
@@ -24,6 +25,8 @@ pub struct App {
     pub export_cancel: Mutex<CancelToken>,
     /// When this process started, for the start-up time the window reports.
     pub started: Instant,
+    /// The app's own updates: what was offered, whether one is installing.
+    pub updates: Updates,
 }
 
 impl std::ops::Deref for App {
@@ -58,6 +61,7 @@ impl App {
             import_cancel: Mutex::new(CancelToken::default()),
             export_cancel: Mutex::new(CancelToken::default()),
             started,
+            updates: Updates::default(),
         })
     }
 

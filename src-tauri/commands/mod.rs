@@ -5,3 +5,4 @@ pub mod account;
 pub mod capsules;
 pub mod photos;
 pub mod settings;
+pub mod updates;

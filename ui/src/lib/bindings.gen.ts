@@ -62,6 +62,16 @@ export const commands = {
 	setAutostart: (on: boolean) => typedError<AppInfo_Serialize, CommandError>(__TAURI_INVOKE("set_autostart", { on })),
 	/**  The window has shown its first screen; logged as the start-up time. */
 	uiReady: (capsules: number) => __TAURI_INVOKE<void>("ui_ready", { capsules }),
+	updateSettings: () => typedError<UpdateSettings_Serialize, CommandError>(__TAURI_INVOKE("update_settings")),
+	/**  Keeps the person's update feed (`None`: back to the one the app came with). */
+	setUpdateFeed: (url: string | null) => typedError<UpdateSettings_Serialize, CommandError>(__TAURI_INVOKE("set_update_feed", { url })),
+	setUpdateChecks: (on: boolean) => typedError<UpdateSettings_Serialize, CommandError>(__TAURI_INVOKE("set_update_checks", { on })),
+	/**  Asks the feed now; `None` means this is the newest version. */
+	checkForUpdate: () => typedError<UpdateOffer_Serialize | null, CommandError>(__TAURI_INVOKE("check_for_update")),
+	/**  Downloads, verifies and installs the offered update; answers the version installed. */
+	installUpdate: () => typedError<string, CommandError>(__TAURI_INVOKE("install_update")),
+	/**  Starts the app again, as the version now installed. */
+	restartApp: () => __TAURI_INVOKE<void>("restart_app"),
 };
 
 /** Events */
@@ -73,6 +83,8 @@ export const events = {
 	importProgress: makeEvent<ImportProgress, ImportProgress>("import-progress"),
 	showCapsule: makeEvent<ShowCapsule, ShowCapsule>("show-capsule"),
 	signedOut: makeEvent<SignedOut_Serialize, SignedOut_Deserialize>("signed-out"),
+	updateOffer: makeEvent<UpdateOffer_Serialize, UpdateOffer_Deserialize>("update-offer"),
+	updateProgress: makeEvent<UpdateProgress, UpdateProgress>("update-progress"),
 	uploadProgress: makeEvent<UploadProgress, UploadProgress>("upload-progress"),
 };
 
@@ -563,6 +575,78 @@ export type SyncState =
 { kind: "needsLogin" } | 
 /**  Something needs the person, or the server keeps failing; the reason says which. */
 { kind: "error"; reason: string };
+
+/**  A newer version the feed names. */
+export type UpdateOffer = UpdateOffer_Serialize | UpdateOffer_Deserialize;
+
+/**  A newer version the feed names. */
+export type UpdateOffer_Deserialize = {
+	version: string,
+	currentVersion: string,
+	/**  When it was published (RFC 3339), if the feed says. */
+	date?: string | null,
+	/**  What changed, as the feed words it. */
+	notes?: string | null,
+};
+
+/**  A newer version the feed names. */
+export type UpdateOffer_Serialize = {
+	version: string,
+	currentVersion: string,
+	/**  When it was published (RFC 3339), if the feed says. */
+	date: string | null,
+	/**  What changed, as the feed words it. */
+	notes: string | null,
+};
+
+/**  Bytes of the app's own update came in (`total` is 0 when the server does not say). */
+export type UpdateProgress = {
+	received: number,
+	total: number,
+};
+
+/**  How this copy of the app is updated, for the Settings screen. */
+export type UpdateSettings = UpdateSettings_Serialize | UpdateSettings_Deserialize;
+
+/**  How this copy of the app is updated, for the Settings screen. */
+export type UpdateSettings_Deserialize = {
+	currentVersion: string,
+	/**
+	 *  Why this copy cannot update itself, if it cannot (no update key in this build, or
+	 *  not installed from one of the app's packages).
+	 */
+	unavailable?: string | null,
+	/**  The feed the app reads: the person's, else the built-in one. */
+	feed?: string | null,
+	/**  The person chose `feed` in Settings. */
+	customFeed: boolean,
+	/**  The feed this build came with. */
+	builtInFeed?: string | null,
+	/**  Look at start and once a day. */
+	automatic: boolean,
+	/**  The newer version found by the last check, not yet installed. */
+	offer?: UpdateOffer_Deserialize | null,
+};
+
+/**  How this copy of the app is updated, for the Settings screen. */
+export type UpdateSettings_Serialize = {
+	currentVersion: string,
+	/**
+	 *  Why this copy cannot update itself, if it cannot (no update key in this build, or
+	 *  not installed from one of the app's packages).
+	 */
+	unavailable: string | null,
+	/**  The feed the app reads: the person's, else the built-in one. */
+	feed: string | null,
+	/**  The person chose `feed` in Settings. */
+	customFeed: boolean,
+	/**  The feed this build came with. */
+	builtInFeed: string | null,
+	/**  Look at start and once a day. */
+	automatic: boolean,
+	/**  The newer version found by the last check, not yet installed. */
+	offer: UpdateOffer_Serialize | null,
+};
 
 /**  Bytes of a photo upload went out. */
 export type UploadProgress = {
