@@ -11,6 +11,8 @@ import type {
   CommandError,
   ExportReport,
   RecipientDelivery_Serialize as RecipientDelivery,
+  UpdateOffer_Serialize as UpdateOffer,
+  UpdateSettings_Serialize as UpdateSettings,
 } from "./bindings.gen";
 import { AppError, type ErrorKind } from "./errors";
 
@@ -22,6 +24,8 @@ export type {
   CapsuleWrite,
   ExportReport,
   RecipientDelivery,
+  UpdateOffer,
+  UpdateSettings,
 };
 export type { PhotoView_Serialize as PhotoView, SyncState, CapsuleState, SkippedFile } from "./bindings.gen";
 
@@ -34,7 +38,9 @@ export type AppEvent =
   | { kind: "importFinished"; capsuleId: string; report: CapsuleImport }
   | { kind: "exportProgress"; capsuleId: string; done: number; total: number }
   | { kind: "capsuleUnlocked"; id: string; title: string }
-  | { kind: "showCapsule"; id: string };
+  | { kind: "showCapsule"; id: string }
+  | { kind: "updateOffer"; offer: UpdateOffer }
+  | { kind: "updateProgress"; received: number; total: number };
 
 /** A drag of files over the window, and its drop. */
 export type DropEvent =
@@ -82,6 +88,18 @@ export interface Backend {
   setNotifications(on: boolean): Promise<AppInfo>;
   setAutostart(on: boolean): Promise<AppInfo>;
   uiReady(capsules: number): Promise<void>;
+
+  /** How this copy of the app updates itself. */
+  updateSettings(): Promise<UpdateSettings>;
+  /** Keeps the person's update feed; null goes back to the one the app came with. */
+  setUpdateFeed(url: string | null): Promise<UpdateSettings>;
+  setUpdateChecks(on: boolean): Promise<UpdateSettings>;
+  /** Asks the feed now: the newer version, or null when this is the newest. */
+  checkForUpdate(): Promise<UpdateOffer | null>;
+  /** Downloads, verifies and installs what the last check offered; answers its version. */
+  installUpdate(): Promise<string>;
+  /** Starts the app again, as the version now installed. */
+  restartApp(): Promise<void>;
 
   /** The system's picker: photo files (or folders) to add; null when dismissed. */
   pickPhotos(folders: boolean): Promise<string[] | null>;
@@ -156,6 +174,13 @@ export async function tauriBackend(): Promise<Backend> {
     setAutostart: (on) => ok(commands.setAutostart(on)),
     uiReady: (n) => commands.uiReady(n),
 
+    updateSettings: () => ok(commands.updateSettings()),
+    setUpdateFeed: (url) => ok(commands.setUpdateFeed(url)),
+    setUpdateChecks: (on) => ok(commands.setUpdateChecks(on)),
+    checkForUpdate: () => ok(commands.checkForUpdate()),
+    installUpdate: () => ok(commands.installUpdate()),
+    restartApp: () => commands.restartApp(),
+
     pickPhotos: async (folders) => {
       const picked = await dialog.open({
         multiple: true,
@@ -190,6 +215,8 @@ export async function tauriBackend(): Promise<Backend> {
         events.exportProgress.listen((e) => handler({ kind: "exportProgress", ...e.payload })),
         events.capsuleUnlocked.listen((e) => handler({ kind: "capsuleUnlocked", ...e.payload })),
         events.showCapsule.listen((e) => handler({ kind: "showCapsule", ...e.payload })),
+        events.updateOffer.listen((e) => handler({ kind: "updateOffer", offer: e.payload })),
+        events.updateProgress.listen((e) => handler({ kind: "updateProgress", ...e.payload })),
       ]);
       return () => offs.forEach((off) => off());
     },

@@ -10,6 +10,8 @@ import type {
   CapsuleSummary,
   CapsuleWrite,
   DropEvent,
+  UpdateOffer,
+  UpdateSettings,
 } from "../backend";
 import { AppError } from "../errors";
 import rules from "./rules.gen.json";
@@ -207,6 +209,46 @@ export class FakeBackend implements Backend {
     return this.info;
   }
   async uiReady() {}
+
+  updates: UpdateSettings = {
+    currentVersion: "0.1.0",
+    unavailable: null,
+    feed: "https://updates.example.org/itc/latest.json",
+    customFeed: false,
+    builtInFeed: "https://updates.example.org/itc/latest.json",
+    automatic: true,
+    offer: null,
+  };
+  /** What the next `checkForUpdate` finds. */
+  newer: UpdateOffer | null = null;
+  async updateSettings() {
+    return this.updates;
+  }
+  async setUpdateFeed(url: string | null) {
+    this.record("setUpdateFeed", url);
+    const feed = url ?? this.updates.builtInFeed;
+    this.updates = { ...this.updates, feed, customFeed: url !== null };
+    return this.updates;
+  }
+  async setUpdateChecks(on: boolean) {
+    this.record("setUpdateChecks", on);
+    this.updates = { ...this.updates, automatic: on };
+    return this.updates;
+  }
+  async checkForUpdate() {
+    this.record("checkForUpdate");
+    return this.newer;
+  }
+  async installUpdate() {
+    this.record("installUpdate");
+    if (!this.newer) throw new AppError("invalid", "There is no update to install; check for updates first.");
+    this.emit({ kind: "updateProgress", received: 512, total: 1024 });
+    this.emit({ kind: "updateProgress", received: 1024, total: 1024 });
+    return this.newer.version;
+  }
+  async restartApp() {
+    this.record("restartApp");
+  }
   async pickPhotos() {
     return null;
   }
