@@ -17,11 +17,8 @@ need_cargo_tool tauri-driver "tauri-driver --locked --version ^2"
 target="${CARGO_TARGET_DIR:-$root/target}"
 
 work=$(mktemp -d)
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null || true; done
-  stop_session_bus
+  stop_started
   if [ "${ITC_E2E_KEEP:-}" = 1 ]; then echo "kept $work"; else remove_tree "$work"; fi
 }
 trap cleanup EXIT

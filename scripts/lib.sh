@@ -169,6 +169,15 @@ stop_session_bus() {
   DBUS_SESSION_BUS_PID=""
 }
 
+# Background processes a script started (`pids+=($!)`); stop_started stops them all and the
+# session bus, and waits, so nothing outlives the script.
+pids=()
+stop_started() {
+  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2> /dev/null || true; done
+  stop_session_bus
+}
+
 # remove_tree DIR: removes a scratch folder, after the FUSE mount a document portal may have
 # left in it has gone.
 remove_tree() {

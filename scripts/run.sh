@@ -28,13 +28,7 @@ step "building the sync server and the desktop app (release; the first build tak
 cargo build --release --locked -p sync-server
 scripts/tauri.sh build --no-bundle
 
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2> /dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2> /dev/null || true; done
-  stop_session_bus
-}
-trap cleanup EXIT INT TERM
+trap stop_started EXIT INT TERM
 
 step "starting the sync server on http://$bind (data in $ITC_DATA_DIR)"
 "$target/release/sync-server" --bind "$bind" "$@" &

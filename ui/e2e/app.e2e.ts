@@ -10,9 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { remote } from "webdriverio";
-
-type Browser = WebdriverIO.Browser;
+import { type Browser, click, connect, fill, invoke, waitText, windowShot } from "./window.ts";
 
 function need(name: string): string {
   const v = process.env[name];
@@ -38,18 +36,8 @@ mkdirSync(SHOTS, { recursive: true });
 const sessions: Browser[] = [];
 
 async function launch(dataDir: string, port = DRIVER_PORT): Promise<Browser> {
-  const b = await remote({
-    hostname: "127.0.0.1",
-    port,
-    logLevel: "warn",
-    connectionRetryCount: 2,
-    capabilities: {
-      // @ts-expect-error tauri-driver's own capability
-      "tauri:options": { application: APP, args: ["--data-dir", dataDir, "--server", SERVER] },
-    },
-  });
+  const b = await connect(port, APP, ["--data-dir", dataDir, "--server", SERVER]);
   sessions.push(b);
-  await b.setTimeout({ implicit: 0 });
   return b;
 }
 
@@ -57,62 +45,10 @@ after(async () => {
   for (const b of sessions) await b.deleteSession().catch(() => {});
 });
 
-/** A picture of the app's window as the X server shows it (WebDriver's own screenshot needs
- *  WebKit's composited mode, which the app turns off where there is no GPU, as here). */
-function windowShot(path: string): void {
-  const ids = execFileSync("xdotool", ["search", "--onlyvisible", "--name", "^Image Time Capsule$"])
-    .toString()
-    .trim()
-    .split("\n")
-    .filter(Boolean);
-  assert.ok(ids.length > 0, "the app's window is not on the screen");
-  execFileSync("import", ["-window", ids[ids.length - 1], path]);
-}
-
 async function shot(b: Browser, name: string): Promise<void> {
   // Let transitions and lazy images settle before the picture.
   await b.pause(500);
   windowShot(join(SHOTS, `${name}.png`));
-}
-
-/** Calls one of the app's commands the way the window does. */
-async function invoke<T>(b: Browser, cmd: string, args: Record<string, unknown> = {}): Promise<T> {
-  return b.execute(
-    (c: string, a: Record<string, unknown>) =>
-      // eslint-disable-next-line @typescript-eslint/no-explicit-any
-      (window as any).__TAURI_INTERNALS__.invoke(c, a),
-    cmd,
-    args,
-  ) as Promise<T>;
-}
-
-/** Sets an input's value as typing would, so the app's bindings see it. */
-async function fill(b: Browser, selector: string, value: string): Promise<void> {
-  const el = await b.$(selector);
-  await el.waitForDisplayed({ timeout: 10_000 });
-  await b.execute(
-    (e: HTMLInputElement, v: string) => {
-      e.focus();
-      e.value = v;
-      e.dispatchEvent(new Event("input", { bubbles: true }));
-      e.dispatchEvent(new Event("change", { bubbles: true }));
-    },
-    el as unknown as HTMLInputElement,
-    value,
-  );
-}
-
-async function click(b: Browser, selector: string, timeout = 10_000): Promise<void> {
-  const el = await b.$(selector);
-  await el.waitForClickable({ timeout });
-  await el.click();
-}
-
-async function waitText(b: Browser, text: string, timeout = 15_000): Promise<void> {
-  await b.waitUntil(
-    async () => (await b.execute(() => document.body.innerText)).includes(text),
-    { timeout, timeoutMsg: `“${text}” never showed`, interval: 250 },
-  );
 }
 
 /** Drags `files` from a GTK drag source onto the middle of the app's window with the mouse,
