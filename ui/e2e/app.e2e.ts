@@ -10,13 +10,9 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type Browser, click, connect, fill, invoke, waitText, windowShot } from "./window.ts";
+import { type Browser, click, connect, fill, invoke, need as needFrom, waitText, windowShot } from "./window.ts";
 
-function need(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set; run this through scripts/e2e.sh`);
-  return v;
-}
+const need = (name: string) => needFrom(name, "scripts/e2e.sh");
 
 const APP = need("ITC_E2E_APP");
 const SERVER = need("ITC_E2E_SERVER_URL");

@@ -11,13 +11,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { type Browser, click, connect, fill, waitText, windowShot } from "./window.ts";
+import { type Browser, click, connect, fill, need as needFrom, waitText, windowShot } from "./window.ts";
 
-function need(name: string): string {
-  const v = process.env[name];
-  if (!v) throw new Error(`${name} is not set; run this through scripts/check-deb.sh`);
-  return v;
-}
+const need = (name: string) => needFrom(name, "scripts/check-deb.sh");
 
 const APP = need("ITC_E2E_APP");
 const DATA = need("ITC_E2E_DATA");

@@ -7,6 +7,13 @@ import { remote } from "webdriverio";
 
 export type Browser = WebdriverIO.Browser;
 
+/** A setting the script that runs these tests passes in the environment. */
+export function need(name: string, script: string): string {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set; run this through ${script}`);
+  return v;
+}
+
 /** Starts `app` with `args` through the tauri-driver on `port`. */
 export async function connect(port: number, app: string, args: string[]): Promise<Browser> {
   const b = await remote({
