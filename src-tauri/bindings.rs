@@ -31,6 +31,7 @@ pub fn builder() -> Builder<tauri::Wry> {
             capsules::check_capsule,
             capsules::mark_revealed,
             capsules::refresh_deliveries,
+            capsules::resend_delivery,
             photos::import_photos,
             photos::cancel_import,
             photos::remove_photo,

@@ -225,6 +225,29 @@ impl Desktop {
         open_due_here(&self.lib, &self.drand, self.clock.now()).await
     }
 
+    /// The email report of an opened capsule from the server (the one kept here when the
+    /// server cannot be reached).
+    pub async fn deliveries(&self, capsule_id: Uuid) -> Result<Vec<protocol::RecipientDelivery>> {
+        Ok(self.engine.refresh_deliveries(capsule_id).await?)
+    }
+
+    /// Sends a failed or bounced email of an opened capsule again, to the same address or
+    /// to a corrected one (`to`); answers the emails as they now stand.
+    pub async fn resend_delivery(
+        &self,
+        capsule_id: Uuid,
+        recipient: &str,
+        to: Option<&str>,
+    ) -> Result<Vec<protocol::RecipientDelivery>> {
+        if let Some(to) = to {
+            protocol::validate::email(to).map_err(|e| CommandError::new(AppCode::Invalid, e))?;
+        }
+        Ok(self
+            .engine
+            .resend_delivery(capsule_id, recipient, to)
+            .await?)
+    }
+
     /// One sync pass now, with everything waiting made due.
     pub async fn sync_now(&self) -> Result<SyncReport> {
         Ok(self.engine.sync_now().await?)

@@ -478,3 +478,121 @@ fn iphone_heics_go_in_through_itc_and_what_cannot_is_named_with_its_reason() {
         "{shown}"
     );
 }
+
+/// An email the receiving server refuses at `RCPT TO` shows as bounced with its words, and
+/// `capsule resend --to` sends it once to the corrected address.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    windows,
+    ignore = "the SMTP server (aiosmtpd) is a Linux process; under wine only sync-server is hosted outside"
+)]
+async fn a_bounced_email_is_shown_and_sent_again_to_a_corrected_address() {
+    let smtp = testkit::smtp::SmtpServer::start();
+    let server = Server::start_with(&["--smtp-url", &smtp.url()]).await;
+    let root = tempfile::tempdir().expect("root");
+    let one = root.path().join("one");
+    let gone = format!("gone@{}", testkit::smtp::REFUSED_DOMAIN);
+    run(itc(&one).args([
+        "--server",
+        &server.url,
+        "account",
+        "signup",
+        "bounce@example.com",
+    ]))
+    .ok();
+    let made = run(itc(&one)
+        .args(["--json", "capsule", "new", "--title", "Lost address"])
+        .args(["--note", "For you both.", "--open-at", "+3s"])
+        .args(["--to", "ann@example.com", "--to", &gone]))
+    .ok()
+    .json();
+    let id = made["capsule"]["id"].as_str().expect("id").to_owned();
+    run(itc(&one).args(["capsule", "seal", &id, "--yes"])).ok();
+    run(itc(&one).args(["sync", "--wait"])).ok();
+
+    let status = |shown: &Value, address: &str| {
+        shown["deliveries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|d| d["recipient"] == address)
+            .and_then(|d| d["status"].as_str())
+            .map(str::to_owned)
+    };
+    let until = |what: &str, done: &dyn Fn(&Value) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            run(itc(&one).args(["sync", "--wait"])).ok();
+            let shown = run(itc(&one).args(["--json", "capsule", "show", &id]))
+                .ok()
+                .json();
+            if done(&shown) {
+                return shown;
+            }
+            assert!(Instant::now() < deadline, "never {what}: {shown}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    };
+    until("bounced", &|s| {
+        status(s, &gone).as_deref() == Some("bounced")
+    });
+
+    // As a person reads it: the bounce, the mail server's words, and what to do.
+    let shown = run(itc(&one).args(["capsule", "show", &id])).ok();
+    assert!(shown.stdout.contains("bounced"), "{}", shown.stdout);
+    assert!(
+        shown.stdout.contains("(550): 5.1.1") && shown.stdout.contains("User unknown"),
+        "{}",
+        shown.stdout
+    );
+    assert!(
+        shown.stdout.contains(&format!("itc capsule resend {id}")),
+        "{}",
+        shown.stdout
+    );
+
+    // A malformed correction is refused here, before the server hears of it.
+    let bad = run(itc(&one).args(["capsule", "resend", &id, &gone, "--to", "gone at example"]));
+    assert_eq!(bad.code, 1, "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("not a valid email address"),
+        "{}",
+        bad.stderr
+    );
+
+    let sent =
+        run(itc(&one).args(["capsule", "resend", &id, &gone, "--to", "gone@example.com"])).ok();
+    assert!(sent.stdout.contains("gone@example.com"), "{}", sent.stdout);
+    let shown = until("sent to the corrected address", &|s| {
+        status(s, "gone@example.com").as_deref() == Some("sent")
+    });
+    assert_eq!(
+        status(&shown, &gone),
+        None,
+        "the bounce is history: {shown}"
+    );
+    assert_eq!(
+        shown["recipients"],
+        serde_json::json!(["ann@example.com", "gone@example.com"]),
+        "{shown}"
+    );
+
+    // Once: one email to the corrected address, and the one that went is not sent again.
+    smtp.wait_for(3, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let to_corrected = smtp
+        .messages()
+        .iter()
+        .filter(|m| m.to == "gone@example.com")
+        .count();
+    assert_eq!(to_corrected, 1);
+    let again = run(itc(&one).args(["capsule", "resend", &id, "gone@example.com"]));
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("Only an email that failed or bounced"),
+        "{}",
+        again.stderr
+    );
+}

@@ -105,13 +105,24 @@ pub enum DeliveryStatus {
     Sent,
     /// Given up after the last attempt; `last_error` says why.
     Failed,
+    /// The receiving mail server refused the address for good (it does not exist, or takes
+    /// no mail); `last_error` has its words. Never retried by itself.
+    Bounced,
 }
 
 stored_names!(DeliveryStatus, "delivery status", {
     Queued => "queued",
     Sent => "sent",
     Failed => "failed",
+    Bounced => "bounced",
 });
+
+impl DeliveryStatus {
+    /// Whether the owner may ask for this email to be sent again.
+    pub fn can_resend(self) -> bool {
+        matches!(self, Self::Failed | Self::Bounced)
+    }
+}
 
 /// The email to one recipient of an opened capsule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -141,6 +152,22 @@ pub struct CapsuleResponse {
 pub struct RevokeLinkRequest {
     #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
     pub recipient: String,
+}
+
+/// Body of `POST /v1/capsules/{id}/deliveries/resend`: send a failed or bounced email
+/// again, to the same address or, with `to`, to a corrected one. The recipient gets a new
+/// link; an earlier link keeps working until it expires.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    /// The address the email went to.
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
+    pub recipient: String,
+    /// Where to send it instead; the capsule's recipient list changes with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254, nullable = false))]
+    pub to: Option<String>,
 }
 
 /// The capsule version an `If-Match` header names: `3`, `"3"` or `W/"3"`; none for anything

@@ -53,6 +53,13 @@ pub enum ErrorCode {
     CapsuleSealed,
     /// The capsule has no photo and no note.
     CapsuleEmpty,
+    /// The capsule has not opened: its emails have not gone out yet.
+    CapsuleNotOpened,
+    /// Only an email that failed or bounced can be sent again (this one is queued or sent,
+    /// or was sent again already).
+    DeliveryNotResendable,
+    /// The address already gets this capsule.
+    RecipientExists,
     /// The capsule has no open date.
     OpenAtMissing,
     /// The open date is too close to now (or past).
@@ -108,6 +115,9 @@ stored_names!(ErrorCode, "error code", {
     VersionConflict => "version_conflict",
     CapsuleSealed => "capsule_sealed",
     CapsuleEmpty => "capsule_empty",
+    CapsuleNotOpened => "capsule_not_opened",
+    DeliveryNotResendable => "delivery_not_resendable",
+    RecipientExists => "recipient_exists",
     OpenAtMissing => "open_at_missing",
     OpenAtTooSoon => "open_at_too_soon",
     PhotoNotUploaded => "photo_not_uploaded",

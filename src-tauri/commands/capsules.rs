@@ -110,5 +110,18 @@ pub async fn refresh_deliveries(
     state: State<'_, App>,
     id: Uuid,
 ) -> CmdResult<Vec<RecipientDelivery>> {
-    Ok(state.engine.refresh_deliveries(id).await?)
+    state.deliveries(id).await
+}
+
+/// Sends a bounced or failed email of an opened capsule again, to the same address or to
+/// a corrected one.
+#[tauri::command]
+#[specta::specta]
+pub async fn resend_delivery(
+    state: State<'_, App>,
+    id: Uuid,
+    recipient: String,
+    to: Option<String>,
+) -> CmdResult<Vec<RecipientDelivery>> {
+    state.resend_delivery(id, &recipient, to.as_deref()).await
 }

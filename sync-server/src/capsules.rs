@@ -65,6 +65,20 @@ fn fields_of(row: &CapsuleRow) -> CapsuleFields {
     }
 }
 
+/// Puts a capsule that changed inside `conn`'s transaction on its owner's change feed at
+/// `seq`, and reads it back as it now is.
+pub(crate) async fn changed(
+    conn: &mut sqlx::AnyConnection,
+    user_id: Uuid,
+    id: Uuid,
+    seq: i64,
+) -> ApiResult<CapsuleRow> {
+    changes::record(conn, user_id, ChangeKind::Capsule, id, id, seq, false).await?;
+    Ok(capsules::capsule(conn, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?)
+}
+
 fn version_conflict(current: i64) -> ApiError {
     ApiError::new(
         ErrorCode::VersionConflict,
@@ -112,19 +126,7 @@ pub async fn put(
             }
         }
     };
-    changes::record(
-        &mut tx,
-        auth.user_id,
-        ChangeKind::Capsule,
-        id,
-        id,
-        seq,
-        false,
-    )
-    .await?;
-    let row = capsules::capsule(&mut tx, id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
+    let row = changed(&mut tx, auth.user_id, id, seq).await?;
     tx.commit().await?;
     Ok((created, views::capsule(row, None)))
 }
@@ -183,19 +185,7 @@ pub async fn seal(
     if !capsules::seal(&mut tx, id, to_ms(now)).await? {
         return Err(ApiError::sealed());
     }
-    changes::record(
-        &mut tx,
-        auth.user_id,
-        ChangeKind::Capsule,
-        id,
-        id,
-        seq,
-        false,
-    )
-    .await?;
-    let row = capsules::capsule(&mut tx, id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
+    let row = changed(&mut tx, auth.user_id, id, seq).await?;
     tx.commit().await?;
     tracing::info!(capsule_id = %id, "capsule sealed");
     Ok(views::capsule(row, None))

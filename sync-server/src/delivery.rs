@@ -130,12 +130,17 @@ fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
+/// When a recipient link made at `now_ms` stops working.
+pub(crate) fn link_expiry(state: &AppState, now_ms: i64) -> i64 {
+    now_ms + ms(state.settings.delivery.link_ttl)
+}
+
 /// One transaction: open up to a batch of due capsules, queue their deliveries, and put
 /// the capsules and their photos back on their owners' change feeds. A handful of
 /// statements per batch, whatever its size.
 async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let now_ms = to_ms(now);
-    let expires = now_ms + ms(state.settings.delivery.link_ttl);
+    let expires = link_expiry(state, now_ms);
     let mut tx = state.db.begin().await?;
     let mut opened = state
         .db
@@ -353,7 +358,7 @@ async fn send_batch(
         if *refused {
             // The address will never take mail: no retry, the owner is told at once.
             tracing::warn!(delivery_id = %d.id, %reason, "delivery refused");
-            state.db.delivery_failed(d.id, worker, reason, None).await?;
+            state.db.delivery_bounced(d.id, worker, reason).await?;
             report.refused += 1;
             continue;
         }

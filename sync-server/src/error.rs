@@ -45,7 +45,12 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         C::InvalidRequest => StatusCode::BAD_REQUEST,
         C::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         C::PayloadTooLarge | C::PhotoTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        C::EmailTaken | C::VersionConflict | C::CapsuleSealed => StatusCode::CONFLICT,
+        C::EmailTaken
+        | C::VersionConflict
+        | C::CapsuleSealed
+        | C::CapsuleNotOpened
+        | C::DeliveryNotResendable
+        | C::RecipientExists => StatusCode::CONFLICT,
         C::WeakPassword
         | C::ValidationFailed
         | C::CapsuleEmpty

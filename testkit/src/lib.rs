@@ -4,5 +4,6 @@ pub mod beacon;
 pub mod heic_corpus;
 pub mod lambda;
 pub mod proxy;
+pub mod smtp;
 
 pub use proxy::FaultProxy;

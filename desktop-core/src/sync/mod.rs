@@ -293,6 +293,34 @@ impl SyncEngine {
         Ok(deliveries)
     }
 
+    /// Sends a failed or bounced email of an opened capsule again, to the same address or
+    /// to `to`; answers the deliveries as they now stand (kept for offline viewing). Not
+    /// queued: the person asks for it while the server can be reached, and sees the answer.
+    pub async fn resend_delivery(
+        &self,
+        capsule_id: Uuid,
+        recipient: &str,
+        to: Option<&str>,
+    ) -> Result<Vec<protocol::RecipientDelivery>, SyncError> {
+        let body = protocol::ResendRequest {
+            recipient: recipient.to_owned(),
+            to: to.map(str::to_owned),
+        };
+        let res = self
+            .api
+            .send(
+                reqwest::Method::POST,
+                &format!("/v1/capsules/{capsule_id}/deliveries/resend"),
+                |r| r.json(&body),
+            )
+            .await?;
+        let res: protocol::CapsuleResponse = api::json(res).await?;
+        self.apply_one(&res.capsule)?;
+        let deliveries = res.capsule.deliveries.unwrap_or_default();
+        self.lib.save_deliveries(capsule_id, &deliveries)?;
+        Ok(deliveries)
+    }
+
     /// How long until the earliest outbox entry is due, if one waits.
     fn next_due(&self) -> Option<Duration> {
         let ops = outbox::pending(&self.lib.conn()).ok()?;

@@ -130,6 +130,26 @@ pub async fn update(
     Ok(done.rows_affected() == 1)
 }
 
+/// Replaces the recipient list of an opened capsule (an address corrected when an email
+/// is sent again), moving its version on so the owner's other devices hear of it.
+pub async fn set_opened_recipients(
+    conn: &mut AnyConnection,
+    id: Uuid,
+    recipients: &crate::db::Recipients,
+    now: i64,
+) -> DbResult<()> {
+    sqlx::query(
+        "UPDATE capsules SET recipients = $2, version = version + 1, updated_at = $3 \
+         WHERE id = $1 AND state = 'opened'",
+    )
+    .bind(id.to_string())
+    .bind(recipients.to_json())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Seals a draft; false if it is no longer a draft.
 pub async fn seal(conn: &mut AnyConnection, id: Uuid, now: i64) -> DbResult<bool> {
     let done = sqlx::query(

@@ -206,11 +206,26 @@ impl Db {
         Ok(())
     }
 
+    /// A claimed delivery whose address the receiving server refused for good at `RCPT TO`:
+    /// bounced, with the server's words, and never tried again by itself.
+    pub async fn delivery_bounced(&self, id: Uuid, worker: &str, error: &str) -> DbResult<()> {
+        sqlx::query(
+            "UPDATE deliveries SET status = 'bounced', last_error = $3, link_token = NULL, \
+             lease_until = NULL, lease_owner = NULL WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id.to_string())
+        .bind(worker)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
     /// A handed-over delivery that the receiving server refused for good (reported by the
-    /// mail relay): failed, with the server's words. False when it was not a sent one.
+    /// mail relay): bounced, with the server's words. False when it was not a sent one.
     pub async fn delivery_refused(&self, id: Uuid, error: &str) -> DbResult<bool> {
         let done = sqlx::query(
-            "UPDATE deliveries SET status = 'failed', last_error = $2, sent_at = NULL \
+            "UPDATE deliveries SET status = 'bounced', last_error = $2, sent_at = NULL \
              WHERE id = $1 AND status = 'sent'",
         )
         .bind(id.to_string())
@@ -220,16 +235,11 @@ impl Db {
         Ok(done.rows_affected() > 0)
     }
 
-    /// The deliveries of a capsule, in recipient order.
+    /// The deliveries of a capsule as they stand (the newest of each re-sent chain), in the
+    /// order they were queued.
     pub async fn deliveries_of(&self, capsule_id: Uuid) -> DbResult<Vec<DeliveryRow>> {
-        Ok(sqlx::query_as::<Any, DeliveryRow>(
-            "SELECT id, capsule_id, recipient, status, attempts, last_error, sent_at, \
-             link_expires_at, link_revoked_at FROM deliveries WHERE capsule_id = $1 \
-             ORDER BY created_at, recipient",
-        )
-        .bind(capsule_id.to_string())
-        .fetch_all(&self.pool)
-        .await?)
+        let mut conn = self.pool.acquire().await?;
+        current_deliveries(&mut conn, capsule_id).await
     }
 
     /// The delivery a recipient link points at.
@@ -243,7 +253,8 @@ impl Db {
         .await?)
     }
 
-    /// Withdraws a recipient's link; false when the capsule has no delivery to them.
+    /// Withdraws a recipient's links (every email sent to the address, re-sent ones
+    /// included); false when the capsule has no delivery to them.
     pub async fn revoke_link(&self, capsule_id: Uuid, recipient: &str, now: i64) -> DbResult<bool> {
         let done = sqlx::query(
             "UPDATE deliveries SET link_revoked_at = COALESCE(link_revoked_at, $3) \
@@ -254,7 +265,7 @@ impl Db {
         .bind(now)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(done.rows_affected() > 0)
     }
 
     /// Counts deliveries by status (for tests, probes and the benchmark).
@@ -293,7 +304,7 @@ pub async fn queue_many(
         let sql = format!(
             "INSERT INTO deliveries (id, capsule_id, recipient, link_hash, link_token, \
              link_expires_at, status, attempts, next_attempt_at, created_at) VALUES {values} \
-             ON CONFLICT (capsule_id, recipient) DO NOTHING"
+             ON CONFLICT (capsule_id, recipient) WHERE resend_of IS NULL DO NOTHING"
         );
         let mut query = sqlx::query(&sql).bind(now);
         for (capsule_id, d) in chunk {
@@ -308,6 +319,51 @@ pub async fn queue_many(
         query.execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// The deliveries of a capsule as they stand: a row another has sent again is history.
+pub async fn current_deliveries(
+    conn: &mut AnyConnection,
+    capsule_id: Uuid,
+) -> DbResult<Vec<DeliveryRow>> {
+    Ok(sqlx::query_as::<Any, DeliveryRow>(
+        "SELECT d.id, d.capsule_id, d.recipient, d.status, d.attempts, d.last_error, \
+         d.sent_at, d.link_expires_at, d.link_revoked_at FROM deliveries d \
+         WHERE d.capsule_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM deliveries n WHERE n.resend_of = d.id) \
+         ORDER BY d.created_at, d.recipient",
+    )
+    .bind(capsule_id.to_string())
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Queues `new` as the re-send of delivery `of`; false when `of` was sent again already
+/// (by another request that got there first).
+pub async fn queue_resend(
+    conn: &mut AnyConnection,
+    capsule_id: Uuid,
+    of: Uuid,
+    new: &NewDelivery,
+    now: i64,
+) -> DbResult<bool> {
+    let done = sqlx::query(
+        "INSERT INTO deliveries (id, capsule_id, recipient, link_hash, link_token, \
+         link_expires_at, status, attempts, next_attempt_at, created_at, resend_of) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', 0, $7, $7, $8) \
+         ON CONFLICT (resend_of) DO NOTHING",
+    )
+    .bind(new.id.to_string())
+    .bind(capsule_id.to_string())
+    .bind(&new.recipient)
+    .bind(&new.link_hash)
+    .bind(&new.link_token)
+    .bind(new.link_expires_at)
+    .bind(now)
+    .bind(of.to_string())
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A user's id and email address.

@@ -3,7 +3,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{
-    Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse, RevokeLinkRequest, SealRequest,
+    Capsule, CapsuleResponse, CapsuleWrite, ErrorResponse, ResendRequest, RevokeLinkRequest,
+    SealRequest,
 };
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -25,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
                 .layer(axum::extract::DefaultBodyLimit::max(SEAL_BODY_LIMIT)),
         )
         .routes(routes!(revoke_link))
+        .routes(routes!(resend_delivery))
 }
 
 /// A capsule answer with its version as ETag.
@@ -146,4 +148,29 @@ async fn revoke_link(
 ) -> ApiResult<StatusCode> {
     capsules::revoke_link(&state, &auth, id, &body.recipient).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Send a failed or bounced email of an opened capsule again, to the same address or, with
+/// `to`, to a corrected one (the capsule's recipient list changes with it). The recipient
+/// gets a new link; an earlier one keeps working until it expires. Each failed email is
+/// sent again once: a second request for the same one is refused.
+#[utoipa::path(post, path = "/v1/capsules/{id}/deliveries/resend", tag = "capsules",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "Capsule id")),
+    request_body = ResendRequest,
+    responses(
+        (status = 200, body = CapsuleResponse, description = "The capsule with its deliveries as they now stand"),
+        (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse),
+        (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse),
+        (status = 415, body = ErrorResponse), (status = 422, body = ErrorResponse)))]
+async fn resend_delivery(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<ResendRequest>,
+) -> ApiResult<Response> {
+    Ok(answer(
+        StatusCode::OK,
+        crate::resend::resend(&state, &auth, id, &body).await?,
+    ))
 }

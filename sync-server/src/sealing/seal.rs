@@ -13,8 +13,7 @@ use crate::access;
 use crate::auth::AuthUser;
 use crate::blob::keys;
 use crate::clock::to_ms;
-use crate::db::capsules;
-use crate::db::changes::{self, ChangeKind};
+use crate::db::changes;
 use crate::db::sealing::{self, DeviceSeal, SealedFileRow};
 use crate::db::users::reserve_seq;
 use crate::error::{ApiError, ApiResult};
@@ -181,19 +180,7 @@ pub async fn seal(
     if !sealing::seal_on_device(&mut tx, id, to_ms(now), &sealed).await? {
         return Err(ApiError::sealed());
     }
-    changes::record(
-        &mut tx,
-        auth.user_id,
-        ChangeKind::Capsule,
-        id,
-        id,
-        seq + 2 * n,
-        false,
-    )
-    .await?;
-    let row = capsules::capsule(&mut tx, id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("capsule vanished inside its transaction"))?;
+    let row = crate::capsules::changed(&mut tx, auth.user_id, id, seq + 2 * n).await?;
     tx.commit().await?;
 
     // The plaintext the draft held goes now that only ciphertext counts.

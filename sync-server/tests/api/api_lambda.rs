@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp, client_thumbnails, free_port, jpeg, spawn_app_with};
 use crate::lambda::lambda_env;
-use crate::smtp::{SmtpServer, link_in};
+use testkit::smtp::{SmtpServer, link_in};
 
 /// The API Lambda, two instances, behind a local function URL on the test app's database
 /// and bucket, with `extra` settings.

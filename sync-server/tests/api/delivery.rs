@@ -11,7 +11,7 @@ use crate::both_backends;
 use crate::helpers::{
     Backend, PASSWORD, TestApp, User, free_port, jpeg, spawn_app_with, wait_for_port,
 };
-use crate::smtp::{REFUSED_DOMAIN, SmtpServer, link_in};
+use testkit::smtp::{REFUSED_DOMAIN, SmtpServer, link_in};
 
 both_backends!(
     a_capsule_opens_at_its_date_and_each_recipient_gets_exactly_one_email,
@@ -21,7 +21,7 @@ both_backends!(
     a_claimed_delivery_of_a_dead_worker_is_sent_after_its_lease,
 );
 
-async fn app_with_smtp(b: Backend, smtp_url: String) -> TestApp {
+pub async fn app_with_smtp(b: Backend, smtp_url: String) -> TestApp {
     spawn_app_with(b, move |s| {
         s.mail.smtp_url = Some(smtp_url.into());
         s.delivery.ticker = false;
@@ -284,12 +284,12 @@ async fn an_address_the_smtp_server_refuses_fails_at_once_and_the_others_go_out(
     assert_eq!(r, DeliveryReport::default());
 }
 
-/// What the owner sees: `refused` failed once, with the server's words; the others sent.
+/// What the owner sees: `refused` bounced at once, with the server's words; the others sent.
 pub async fn assert_refused_beside(app: &TestApp, user: &User, id: Uuid, refused: &str) {
     let (_, got) = app.get_json(user, &format!("/v1/capsules/{id}")).await;
     for d in got["capsule"]["deliveries"].as_array().expect("deliveries") {
         if d["recipient"] == refused {
-            assert_eq!(d["status"], "failed", "{d}");
+            assert_eq!(d["status"], "bounced", "{d}");
             assert_eq!(
                 d["attempts"], 1,
                 "no retries for an address that does not exist"

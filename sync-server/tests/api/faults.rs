@@ -17,7 +17,7 @@ use crate::helpers::{
     Backend, TestApp, draft_body, error_code, fresh_postgres_database, jpeg, postgres_url,
     s3_endpoint, spawn_app_with,
 };
-use crate::smtp::SmtpServer;
+use testkit::smtp::SmtpServer;
 
 /// The host:port of a URL like scheme://user@host:port/path.
 fn authority(url: &str) -> &str {

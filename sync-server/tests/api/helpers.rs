@@ -536,6 +536,19 @@ impl TestApp {
         .expect("request")
     }
 
+    /// `POST /v1/capsules/{id}/deliveries/resend`.
+    pub async fn resend(&self, user: &User, capsule: Uuid, body: &Value) -> reqwest::Response {
+        self.req(
+            reqwest::Method::POST,
+            &format!("/v1/capsules/{capsule}/deliveries/resend"),
+            user,
+        )
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+    }
+
     /// `DELETE /v1/account` with a password.
     pub async fn delete_account(&self, user: &User, password: &str) -> reqwest::Response {
         self.req(reqwest::Method::DELETE, "/v1/account", user)

@@ -9,7 +9,7 @@ use testkit::lambda::{LocalLambda, Options};
 use uuid::Uuid;
 
 use crate::helpers::{Backend, spawn_app_with};
-use crate::smtp::SmtpServer;
+use testkit::smtp::SmtpServer;
 
 /// What the template gives both Lambdas, pointing at the test's PostgreSQL, S3 and SMTP.
 pub fn lambda_env(

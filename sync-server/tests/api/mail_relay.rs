@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::delivery::assert_refused_beside;
 use crate::helpers::{Backend, spawn_app_with};
 use crate::lambda::start_lambda;
-use crate::smtp::{REFUSED_DOMAIN, SmtpServer};
+use testkit::smtp::{REFUSED_DOMAIN, SmtpServer};
 
 fn schedule() -> Value {
     json!({

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::both_backends;
 use crate::helpers::{Backend, TestApp, User, jpeg, spawn_app_with};
-use crate::smtp::{SmtpServer, link_in};
+use testkit::smtp::{SmtpServer, link_in};
 
 both_backends!(a_recipient_link_shows_the_capsule_and_its_zip_holds_every_original);
 

@@ -15,7 +15,7 @@ use crate::helpers::{
     DropDatabase, PASSWORD, free_port, fresh_postgres_database, jpeg, s3_endpoint, sha256_hex,
     wait_for_port,
 };
-use crate::smtp::SmtpServer;
+use testkit::smtp::SmtpServer;
 
 struct Replica(Child);
 

@@ -14,7 +14,7 @@ use crate::both_backends;
 use crate::helpers::{
     Backend, TestApp, User, client_thumbnails, error_code, jpeg, sha256_hex, spawn_app_with,
 };
-use crate::smtp::SmtpServer;
+use testkit::smtp::SmtpServer;
 
 both_backends!(
     a_capsule_sealed_on_a_device_is_ciphertext_until_its_round_then_opens_and_is_delivered,

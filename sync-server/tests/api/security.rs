@@ -16,7 +16,7 @@ use crate::helpers::{
     Backend, PASSWORD, draft_body, error_code, free_port, jpeg, s3_endpoint, sha256_hex, spawn_app,
     spawn_app_with, wait_for_port,
 };
-use crate::smtp::SmtpServer;
+use testkit::smtp::SmtpServer;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cors_answers_only_the_apps_own_origins_and_never_a_wildcard() {

@@ -17,7 +17,7 @@ use crate::helpers::{
     Backend, TestApp, User, client_thumbnails, error_code, jpeg, sha256_hex, spawn_app,
     spawn_app_with, spawn_app_without_worker, thumbnails_of,
 };
-use crate::smtp::{SmtpServer, link_in};
+use testkit::smtp::{SmtpServer, link_in};
 
 both_backends!(
     the_clients_thumbnails_are_kept_byte_for_byte,

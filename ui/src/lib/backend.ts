@@ -75,6 +75,8 @@ export interface Backend {
   checkCapsule(fields: CapsuleWrite): Promise<string | null>;
   markRevealed(id: string): Promise<void>;
   refreshDeliveries(id: string): Promise<RecipientDelivery[]>;
+  /** Sends a bounced or failed email again, to the same address or to `to`. */
+  resendDelivery(id: string, recipient: string, to: string | null): Promise<RecipientDelivery[]>;
 
   importPhotos(capsuleId: string, paths: string[]): Promise<CapsuleImport>;
   cancelImport(): Promise<void>;
@@ -161,6 +163,7 @@ export async function tauriBackend(): Promise<Backend> {
     checkCapsule: (f) => commands.checkCapsule(f),
     markRevealed: (id) => ok(commands.markRevealed(id)).then(() => undefined),
     refreshDeliveries: (id) => ok(commands.refreshDeliveries(id)),
+    resendDelivery: (id, r, to) => ok(commands.resendDelivery(id, r, to)),
 
     importPhotos: (c, p) => ok(commands.importPhotos(c, p)),
     cancelImport: () => commands.cancelImport(),

@@ -44,6 +44,11 @@ export const commands = {
 	markRevealed: (id: string) => typedError<null, CommandError>(__TAURI_INVOKE("mark_revealed", { id })),
 	refreshDeliveries: (id: string) => typedError<RecipientDelivery_Serialize[], CommandError>(__TAURI_INVOKE("refresh_deliveries", { id })),
 	/**
+	 *  Sends a bounced or failed email of an opened capsule again, to the same address or to
+	 *  a corrected one.
+	 */
+	resendDelivery: (id: string, recipient: string, to: string | null) => typedError<RecipientDelivery_Serialize[], CommandError>(__TAURI_INVOKE("resend_delivery", { id, recipient, to })),
+	/**
 	 *  Imports the dropped or picked files and folders into a draft; progress arrives as
 	 *  `ImportProgress` events and the draft's change as `CapsuleChanged`.
 	 */
@@ -347,7 +352,12 @@ export type DeliveryStatus =
 /**  Handed to the mail server. */
 "sent" | 
 /**  Given up after the last attempt; `last_error` says why. */
-"failed";
+"failed" | 
+/**
+ *  The receiving mail server refused the address for good (it does not exist, or takes
+ *  no mail); `last_error` has its words. Never retried by itself.
+ */
+"bounced";
 
 /**  The closed set of error codes; clients switch on these, never on messages. */
 export type ErrorCode = 
@@ -383,6 +393,15 @@ export type ErrorCode =
 "capsule_sealed" | 
 /**  The capsule has no photo and no note. */
 "capsule_empty" | 
+/**  The capsule has not opened: its emails have not gone out yet. */
+"capsule_not_opened" | 
+/**
+ *  Only an email that failed or bounced can be sent again (this one is queued or sent,
+ *  or was sent again already).
+ */
+"delivery_not_resendable" | 
+/**  The address already gets this capsule. */
+"recipient_exists" | 
 /**  The capsule has no open date. */
 "open_at_missing" | 
 /**  The open date is too close to now (or past). */

@@ -115,9 +115,29 @@ pub fn run(d: &Desktop, out: Out, command: CapsuleCommand) -> Outcome {
             Ok(())
         }
         CapsuleCommand::Show { id } => {
-            let detail = d.capsule(capsule_id(d, &id)?)?;
+            let mut detail = d.capsule(capsule_id(d, &id)?)?;
+            if detail.state == CapsuleState::Opened && d.account_status().account.is_some() {
+                match crate::runtime()?.block_on(d.deliveries(detail.id)) {
+                    Ok(list) => detail.deliveries = Some(list),
+                    Err(e) => out.warn(format!(
+                        "How the emails went, as last seen here (the server: {}).",
+                        e.message
+                    )),
+                }
+            }
             out.json(&detail);
             show(out, &detail);
+            Ok(())
+        }
+        CapsuleCommand::Resend { id, recipient, to } => {
+            let id = capsule_id(d, &id)?;
+            let list =
+                crate::runtime()?.block_on(d.resend_delivery(id, &recipient, to.as_deref()))?;
+            out.json(&list);
+            let address = to.as_deref().unwrap_or(&recipient).trim().to_lowercase();
+            out.say(format!(
+                "The email goes again to {address} with a new link, within a minute or two."
+            ));
             Ok(())
         }
         CapsuleCommand::Export { id, dir } => export(d, out, &id, &dir),
@@ -452,6 +472,12 @@ fn show(out: Out, c: &CapsuleDetail) {
             })
             .collect();
         out.table(&["RECIPIENT", "EMAIL", "LAST ERROR"], &rows);
+        if deliveries.iter().any(|r| r.status.can_resend()) {
+            out.say(format!(
+                "  Send one again: itc capsule resend {} ADDRESS [--to CORRECTED-ADDRESS]",
+                c.id
+            ));
+        }
     }
 }
 

@@ -148,8 +148,18 @@ pub enum CapsuleCommand {
         #[arg(long, value_enum)]
         state: Option<StateFilter>,
     },
-    /// Show one capsule.
+    /// Show one capsule (an opened one with how its emails went, asked of the server).
     Show { id: String },
+    /// Send an opened capsule's email again to a recipient whose email bounced or failed,
+    /// with a new link; --to sends it to a corrected address instead.
+    Resend {
+        id: String,
+        /// The address the email went to.
+        recipient: String,
+        /// Send it here instead; the capsule's recipient list changes with it.
+        #[arg(long, value_name = "EMAIL")]
+        to: Option<String>,
+    },
     /// Copy an opened capsule's original photos into a folder; for a capsule sealed on this
     /// computer, its time-locked files, which open on the date even without this app.
     Export { id: String, dir: PathBuf },

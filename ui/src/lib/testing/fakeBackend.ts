@@ -10,6 +10,7 @@ import type {
   CapsuleSummary,
   CapsuleWrite,
   DropEvent,
+  RecipientDelivery,
   UpdateOffer,
   UpdateSettings,
 } from "../backend";
@@ -182,8 +183,21 @@ export class FakeBackend implements Backend {
     return ruled(rules.title, "title", f.title);
   }
   async markRevealed() {}
-  async refreshDeliveries() {
-    return [];
+  /** Each capsule's emails, as `refreshDeliveries` and `resendDelivery` answer them. */
+  deliveries = new Map<string, RecipientDelivery[]>();
+  async refreshDeliveries(id: string) {
+    this.record("refreshDeliveries", id);
+    return this.deliveries.get(id) ?? [];
+  }
+  async resendDelivery(id: string, recipient: string, to: string | null) {
+    this.record("resendDelivery", id, recipient, to);
+    const list = (this.deliveries.get(id) ?? []).map((d) =>
+      d.recipient === recipient
+        ? { recipient: to ?? recipient, status: "queued" as const, attempts: 0 }
+        : d,
+    );
+    this.deliveries.set(id, list);
+    return list;
   }
   async importPhotos(capsuleId: string, paths: string[]) {
     this.record("importPhotos", capsuleId, paths);
