@@ -33,7 +33,7 @@ describe("who got it", () => {
     expect(screen.getAllByRole("button", { name: /Send again/ })).toHaveLength(1);
   });
 
-  it("sends it to a corrected address, checked first, and shows the new one queued", async () => {
+  it("sends it to a corrected address and shows the new one queued", async () => {
     const backend = setup();
     await fireEvent.click(screen.getByRole("button", { name: /Send again/ }));
     const field = screen.getByLabelText("Send to") as HTMLInputElement;
