@@ -12,6 +12,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::clock::{Clock, SystemClock};
+use crate::drafts::SealOptions;
 use crate::error::{AppCode, CommandError};
 use crate::export::{ExportProgress, ExportReport, export_originals};
 use crate::import::{CancelToken, CapsuleImport, ImportProgress};
@@ -153,19 +154,20 @@ impl Desktop {
     /// Seals a draft here at once; it is sent (with its photos) now or when the server is
     /// reachable, and the watcher learns the new open date.
     pub fn seal(&self, id: Uuid) -> Result<CapsuleDetail> {
-        self.seal_with(id, false)
+        self.seal_with(id, &SealOptions::default())
     }
 
-    /// [`seal`](Self::seal); with `time_lock_only`, a capsule sealed with an account can be
-    /// opened by the drand beacon of its date alone, not by the server's escrow key.
+    /// [`seal`](Self::seal) as chosen. With `time_lock_only`, a capsule sealed with an
+    /// account can be opened by the drand beacon of its date alone, not by the server's
+    /// escrow key; `reminders` go with the seal to the server, which sends them.
     /// Without an account it is sealed on this computer at once (time lock only: there is
-    /// no server to hold a key): encrypted, its readable copies removed, and opened here
-    /// by the beacon of its date.
-    pub fn seal_with(&self, id: Uuid, time_lock_only: bool) -> Result<CapsuleDetail> {
+    /// no server to hold a key, nor to send reminders): encrypted, its readable copies
+    /// removed, and opened here by the beacon of its date.
+    pub fn seal_with(&self, id: Uuid, options: &SealOptions) -> Result<CapsuleDetail> {
         if self.engine.account().is_none() {
             self.lib.seal_here(id, self.clock.now(), &self.drand)?;
         } else {
-            self.lib.seal_with(id, self.clock.now(), time_lock_only)?;
+            self.lib.seal_with(id, self.clock.now(), options)?;
         }
         self.capsule(id)
     }

@@ -4,7 +4,7 @@
 //! entry in one transaction, so nothing done offline is forgotten.
 
 use chrono::{DateTime, Utc};
-use protocol::{CapsuleState, CapsuleWrite};
+use protocol::{CapsuleState, CapsuleWrite, Reminders};
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
@@ -35,6 +35,16 @@ impl From<rusqlite::Error> for DraftError {
     fn from(e: rusqlite::Error) -> Self {
         Self::Library(LibraryError::Db(e))
     }
+}
+
+/// How a draft is sealed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SealOptions {
+    /// The files this device encrypts for the server carry no escrow stanza: only the
+    /// drand beacon of the open date opens them.
+    pub time_lock_only: bool,
+    /// Reminders before the open date, sent by the server (so none without an account).
+    pub reminders: Option<Reminders>,
 }
 
 /// A photo in a capsule.
@@ -158,28 +168,45 @@ impl Library {
     /// sent to the server (now, or when the network is back). The rules are checked here
     /// too, so a person learns at once what is missing.
     pub fn seal(&self, id: Uuid, now: DateTime<Utc>) -> Result<Draft, DraftError> {
-        self.seal_with(id, now, false)
+        self.seal_with(id, now, &SealOptions::default())
     }
 
-    /// [`seal`](Self::seal), and with `time_lock_only` the files this device encrypts for
-    /// the server carry no escrow stanza: only the drand beacon of the open date opens them.
+    /// [`seal`](Self::seal) as the person chose: the time lock alone, reminders.
     pub fn seal_with(
         &self,
         id: Uuid,
         now: DateTime<Utc>,
-        time_lock_only: bool,
+        options: &SealOptions,
     ) -> Result<Draft, DraftError> {
         let d = self.draft(id)?.ok_or(DraftError::NotFound)?;
         if let Some(problem) = seal_problem(&d, now) {
             return Err(problem);
         }
+        // Checked here, so a choice the server would refuse never waits in the outbox.
+        let reminders = options
+            .reminders
+            .as_ref()
+            .map(Reminders::checked)
+            .transpose()
+            .map_err(DraftError::Invalid)?
+            .filter(|r| !r.is_empty())
+            .map(|r| serde_json::to_string(&r))
+            .transpose()
+            .map_err(|e| DraftError::Invalid(e.to_string()))?;
         {
             let mut conn = self.conn();
             let tx = conn.transaction()?;
             tx.execute(
                 "UPDATE capsules SET state = 'sealed', sealed_at = ?2, photo_count = ?3, \
-                 updated_at = ?2, seal_time_lock_only = ?4 WHERE id = ?1 AND state = 'draft'",
-                params![id.to_string(), ms(now), d.photos.len(), time_lock_only],
+                 updated_at = ?2, seal_time_lock_only = ?4, seal_reminders = ?5 \
+                 WHERE id = ?1 AND state = 'draft'",
+                params![
+                    id.to_string(),
+                    ms(now),
+                    d.photos.len(),
+                    options.time_lock_only,
+                    reminders
+                ],
             )?;
             outbox::enqueue(&tx, OpKind::Seal, id, None, ms(now))?;
             tx.commit()?;

@@ -22,7 +22,7 @@ pub mod view;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use desktop::{AccountInfo, AccountStatus, Desktop};
-pub use drafts::{Draft, DraftError, DraftPhoto};
+pub use drafts::{Draft, DraftError, DraftPhoto, SealOptions};
 pub use error::{AppCode, CommandError, ErrorKind};
 pub use export::{ExportFailure, ExportProgress, ExportReport, export_originals};
 pub use import::{

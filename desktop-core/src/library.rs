@@ -139,6 +139,8 @@ const MIGRATIONS: &[&str] = &[
     // one whose date has come has not opened yet.
     "ALTER TABLE capsules ADD COLUMN sealed_here INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE capsules ADD COLUMN open_wait TEXT;",
+    // The reminders chosen at sealing (JSON `Reminders`), sent with the seal.
+    "ALTER TABLE capsules ADD COLUMN seal_reminders TEXT;",
 ];
 
 /// The two thumbnails every photo gets.

@@ -596,3 +596,106 @@ async fn a_bounced_email_is_shown_and_sent_again_to_a_corrected_address() {
         again.stderr
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    windows,
+    ignore = "reads the server's database file, which under wine is on the host's side"
+)]
+async fn reminders_chosen_at_sealing_are_said_before_the_confirm_and_queued_on_the_server() {
+    let server = Server::start().await;
+    let root = tempfile::tempdir().expect("root");
+    let one = root.path().join("one");
+    run(itc(&one).args([
+        "--server",
+        &server.url,
+        "account",
+        "signup",
+        "remind@example.com",
+    ]))
+    .ok();
+    let new = |title: &str| {
+        let made = run(itc(&one)
+            .args(["--json", "capsule", "new", "--title", title])
+            .args(["--note", "See you then.", "--open-at", "+30d"])
+            .args(["--to", "ann@example.com", "--to", "bo@example.com"]))
+        .ok()
+        .json();
+        made["capsule"]["id"].as_str().expect("id").to_owned()
+    };
+
+    // Out of range is a usage mistake, and nothing is sealed.
+    let first = new("Remind us");
+    let bad = run(itc(&one).args(["capsule", "seal", &first, "--yes", "--remind-days", "0"]));
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let shown = run(itc(&one).args(["--json", "capsule", "show", &first]))
+        .ok()
+        .json();
+    assert_eq!(shown["state"], "draft");
+
+    // Without a terminal the terms are printed, then the seal is refused: they name the
+    // reminders chosen.
+    let asked = run(itc(&one)
+        .args(["capsule", "seal", &first, "--remind-days", "2"])
+        .args(["--remind-title", "--tell-recipients"])
+        .stdin(Stdio::null()));
+    assert_eq!(asked.code, 1);
+    assert!(
+        asked
+            .stderr
+            .contains("2 days before it opens, you and 2 recipients get a reminder with its title"),
+        "{}",
+        asked.stderr
+    );
+    run(itc(&one).args([
+        "capsule",
+        "seal",
+        &first,
+        "--yes",
+        "--remind-days",
+        "2",
+        "--remind-title",
+        "--tell-recipients",
+    ]))
+    .ok();
+    let second = new("Just me");
+    run(itc(&one).args(["capsule", "seal", &second, "--yes"])).ok();
+    let third = new("Nobody");
+    run(itc(&one).args(["capsule", "seal", &third, "--yes", "--no-reminder"])).ok();
+    run(itc(&one).args(["sync", "--wait"])).ok();
+
+    // The server queued them as chosen, due the days asked before each open date.
+    let db = rusqlite::Connection::open_with_flags(
+        server.data.path().join("server.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("the server's database");
+    let queued = |id: &str| -> Vec<(String, i64, i64, i64)> {
+        let mut stmt = db
+            .prepare(
+                "SELECT r.recipient, r.show_title, c.open_at - r.next_attempt_at, r.to_owner \
+                 FROM reminders r JOIN capsules c ON c.id = r.capsule_id \
+                 WHERE r.capsule_id = ?1 AND r.status = 'queued' ORDER BY r.recipient",
+            )
+            .expect("query");
+        stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("rows")
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    };
+    const DAY_MS: i64 = 24 * 3600 * 1000;
+    assert_eq!(
+        queued(&first),
+        [
+            ("ann@example.com".to_owned(), 1, 2 * DAY_MS, 0),
+            ("bo@example.com".to_owned(), 1, 2 * DAY_MS, 0),
+            ("remind@example.com".to_owned(), 1, 2 * DAY_MS, 1),
+        ]
+    );
+    assert_eq!(
+        queued(&second),
+        [("remind@example.com".to_owned(), 0, 7 * DAY_MS, 1)],
+        "by default the owner alone, 7 days before, without the title"
+    );
+    assert!(queued(&third).is_empty());
+}

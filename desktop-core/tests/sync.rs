@@ -595,7 +595,16 @@ async fn a_capsule_sealed_with_the_time_lock_only_waits_for_the_beacon() {
     f.open_at = Some(open_at);
     let d = a.lib.create_draft(&f, Utc::now()).expect("draft");
     add_photos(&a, d.id, &[photo(tmp.path(), "t.png", 64, 48, 5)]);
-    a.lib.seal_with(d.id, Utc::now(), true).expect("seal");
+    a.lib
+        .seal_with(
+            d.id,
+            Utc::now(),
+            &desktop_core::SealOptions {
+                time_lock_only: true,
+                reminders: None,
+            },
+        )
+        .expect("seal");
     relay.set_down(true);
     a.engine.sync_until_sent().await.expect("seal sent");
 

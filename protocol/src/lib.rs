@@ -11,6 +11,7 @@ pub mod names;
 #[cfg(feature = "openapi")]
 pub mod openapi;
 pub mod photos;
+pub mod reminders;
 pub mod sealing;
 pub mod sync;
 pub mod validate;
@@ -19,6 +20,7 @@ pub use accounts::*;
 pub use capsules::*;
 pub use error::*;
 pub use photos::*;
+pub use reminders::*;
 pub use sealing::*;
 pub use stored::UnknownName;
 pub use sync::*;

@@ -101,6 +101,9 @@ pub struct SealRequest {
     pub escrow: bool,
     #[cfg_attr(feature = "openapi", schema(max_items = 30003))]
     pub items: Vec<SealedItem>,
+    /// Reminders before the open date; none when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminders: Option<crate::Reminders>,
 }
 
 /// The names a sealed file may have.

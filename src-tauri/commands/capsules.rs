@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use desktop_core::{CapsuleDetail, CapsuleSummary};
-use protocol::{CapsuleWrite, RecipientDelivery};
+use desktop_core::{CapsuleDetail, CapsuleSummary, SealOptions};
+use protocol::{CapsuleWrite, RecipientDelivery, Reminders};
 use tauri::{AppHandle, State};
 use uuid::Uuid;
 
@@ -48,6 +48,7 @@ pub fn delete_capsule(state: State<'_, App>, id: Uuid) -> CmdResult<()> {
 /// Seals a draft here at once; it is sent (with its photos) now or when the server is
 /// reachable, and the watcher learns the new open date. With `time_lock_only`, the files
 /// sent carry no escrow stanza: only the drand beacon of the open date opens them.
+/// `reminders` go with the seal to the server, which sends them before the open date.
 /// Without an account the capsule is encrypted here at once (a second or so for hundreds
 /// of megabytes), so the work runs off the window's thread.
 #[tauri::command]
@@ -56,8 +57,13 @@ pub async fn seal_capsule(
     app: AppHandle,
     id: Uuid,
     time_lock_only: bool,
+    reminders: Option<Reminders>,
 ) -> CmdResult<CapsuleDetail> {
-    blocking(move || state::of(&app).seal_with(id, time_lock_only)).await
+    let options = SealOptions {
+        time_lock_only,
+        reminders,
+    };
+    blocking(move || state::of(&app).seal_with(id, &options)).await
 }
 
 /// Takes back a sealed capsule's folder ("Export" of a sealed capsule writes one): it joins

@@ -43,6 +43,8 @@ pub struct DeliveryReport {
     /// Refused for good by the receiving server: just now, or since they were handed to the
     /// mail relay.
     pub refused: u64,
+    /// Reminders sent before an open date.
+    pub reminded: u64,
 }
 
 /// Opens what is due and sends what is due, until nothing due is left for this call.
@@ -56,6 +58,7 @@ pub async fn deliver_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result
     let mut report = send_due(state, now).await?;
     report.opened = opened;
     report.refused += refused;
+    report.reminded = crate::reminders::send_due(state, now).await?.sent;
     if report != DeliveryReport::default() {
         tracing::info!(?report, "delivery run");
     }
@@ -417,6 +420,7 @@ async fn send_one(state: &AppState, d: &ClaimedDelivery, c: &CapsuleForMail) -> 
         link_expires_at: from_ms(
             c.row.opened_at.unwrap_or_default() + ms(state.settings.delivery.link_ttl),
         ),
+        unsubscribe: &crate::reminders::unsubscribe_link(state, &d.recipient),
     };
     let message = compose::build(&email).map_err(Unsent::retry)?;
     state

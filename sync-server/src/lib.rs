@@ -19,6 +19,7 @@ pub mod limits;
 pub mod mail;
 pub mod photos;
 pub mod recipients;
+pub mod reminders;
 pub mod resend;
 pub mod routes;
 pub mod sealing;

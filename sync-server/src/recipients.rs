@@ -81,7 +81,7 @@ fn human_size(bytes: i64) -> String {
     }
 }
 
-const STYLE: &str = "
+pub(crate) const STYLE: &str = "
 :root{color-scheme:light dark;--bg:#fafaf7;--fg:#1d1d1f;--muted:#6b6b70;--card:#fff;--accent:#3b5bdb}
 @media (prefers-color-scheme:dark){:root{--bg:#161618;--fg:#f2f2f4;--muted:#a1a1a8;--card:#232326;--accent:#748ffc}}
 *{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);

@@ -278,7 +278,7 @@ test("a capsule made on one computer opens on its date and is there on another",
     const sealButton = await a.$("button*=Seal the capsule");
     assert.equal(await sealButton.isEnabled(), false, "needs the explicit confirm");
     await shot(a, "seal-dialog");
-    await click(a, 'dialog input[type="checkbox"]');
+    await click(a, 'dialog label.confirm input[type="checkbox"]');
     await click(a, "button*=Seal the capsule");
     await a.$("#sealed-title").waitForDisplayed({ timeout: 10_000 });
     await a.$('[role="timer"]').waitForDisplayed({ timeout: 5_000 });
@@ -536,7 +536,7 @@ test("a capsule sealed on this computer only waits for drand's beacon, not the c
   await click(c, "button*=Seal…");
   await waitText(c, "this computer encrypts it now and time-locks it to drand's");
   assert.equal(await c.$('dialog input[type="radio"]').isExisting(), false, "no key to choose without a server");
-  await click(c, 'dialog input[type="checkbox"]');
+  await click(c, 'dialog label.confirm input[type="checkbox"]');
   await click(c, "button*=Seal the capsule");
   await c.$("#sealed-title").waitForDisplayed({ timeout: 20_000 });
   await waitText(c, "Encrypted on this computer and time-locked to drand round");

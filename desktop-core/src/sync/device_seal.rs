@@ -42,12 +42,12 @@ impl SyncEngine {
         if store::seal_here(&self.lib.conn(), id)?.here {
             return self.send_sealed_here(id, &chain).await;
         }
-        let (photos, time_lock_only) = store::sealing_contents(&self.lib.conn(), id)?;
+        let (photos, choice) = store::sealing_contents(&self.lib.conn(), id)?;
         let open_at = local
             .fields
             .open_at
             .ok_or_else(|| SyncError::Refused("Pick an open date before sealing.".into()))?;
-        let escrow = match (&config.escrow_public_key, time_lock_only) {
+        let escrow = match (&config.escrow_public_key, choice.time_lock_only) {
             (Some(key), false) => Some(
                 key.parse::<seal::EscrowPublic>()
                     .map_err(|e| SyncError::Protocol(format!("the server's escrow key: {e}")))?,
@@ -82,6 +82,7 @@ impl SyncEngine {
                 chain_hash: lock.chain.hash_hex(),
                 escrow: lock.escrow.is_some(),
                 items,
+                reminders: choice.reminders.clone(),
             };
             let res = self
                 .api
@@ -153,6 +154,8 @@ impl SyncEngine {
             chain_hash: chain.hash_hex(),
             escrow: manifest.escrow,
             items,
+            // Sealed with no server to send reminders, so none were asked for.
+            reminders: None,
         };
         let res = self
             .api

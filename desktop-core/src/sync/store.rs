@@ -591,12 +591,18 @@ pub(crate) fn seal_here(conn: &Connection, id: Uuid) -> rusqlite::Result<SealHer
 /// A photo of a capsule being sealed: its id, hash and file name.
 pub(crate) type SealingPhoto = (Uuid, String, Option<String>);
 
+/// How the person chose to seal a capsule: the time lock alone, reminders.
+pub(crate) struct SealingChoice {
+    pub time_lock_only: bool,
+    pub reminders: Option<protocol::Reminders>,
+}
+
 /// A sealed capsule's photos as this device holds them until the seal reaches the server,
-/// oldest first; and whether the person chose the time lock alone.
+/// oldest first; and how the person chose to seal it.
 pub(crate) fn sealing_contents(
     conn: &Connection,
     id: Uuid,
-) -> rusqlite::Result<(Vec<SealingPhoto>, bool)> {
+) -> rusqlite::Result<(Vec<SealingPhoto>, SealingChoice)> {
     let mut stmt = conn.prepare(
         "SELECT id, sha256, file_name FROM capsule_photos WHERE capsule_id = ?1 \
          ORDER BY added_at, id",
@@ -613,13 +619,18 @@ pub(crate) fn sealing_contents(
         .into_iter()
         .filter_map(|(pid, sha, name)| Uuid::parse_str(&pid).ok().map(|p| (p, sha, name)))
         .collect();
-    let time_lock_only = conn
+    let (time_lock_only, reminders) = conn
         .query_row(
-            "SELECT seal_time_lock_only FROM capsules WHERE id = ?1",
+            "SELECT seal_time_lock_only, seal_reminders FROM capsules WHERE id = ?1",
             params![id.to_string()],
-            |r| r.get::<_, bool>(0),
+            |r| Ok((r.get::<_, bool>(0)?, r.get::<_, Option<String>>(1)?)),
         )
         .optional()?
-        .unwrap_or(false);
-    Ok((photos, time_lock_only))
+        .unwrap_or((false, None));
+    let choice = SealingChoice {
+        time_lock_only,
+        // Written by this device from a checked value; anything else is no reminders.
+        reminders: reminders.and_then(|r| serde_json::from_str(&r).ok()),
+    };
+    Ok((photos, choice))
 }

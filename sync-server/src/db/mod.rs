@@ -6,6 +6,7 @@ pub mod capsules;
 pub mod changes;
 pub mod deliveries;
 pub mod photos;
+pub mod reminders;
 pub mod sealing;
 pub mod sessions;
 pub mod throttle;

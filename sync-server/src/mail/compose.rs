@@ -7,6 +7,7 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 
 use super::MailError;
+use super::headers::{ListUnsubscribe, OneClick};
 use crate::escape;
 
 /// Most thumbnails placed inline in one email; the page shows them all.
@@ -29,9 +30,11 @@ pub struct CapsuleEmail<'a> {
     pub thumbnails: Vec<Vec<u8>>,
     pub link: &'a str,
     pub link_expires_at: DateTime<Utc>,
+    /// The one-click link that stops reminders to this address.
+    pub unsubscribe: &'a str,
 }
 
-fn day(t: DateTime<Utc>) -> String {
+pub(super) fn day(t: DateTime<Utc>) -> String {
     t.format("%-d %B %Y").to_string()
 }
 
@@ -118,6 +121,8 @@ pub fn build(e: &CapsuleEmail<'_>) -> Result<Message, MailError> {
         .subject(subject)
         // Stable per delivery, so a receiving server can drop a duplicate.
         .message_id(Some(format!("<{}@{domain}>", e.delivery_id)))
+        .header(ListUnsubscribe(e.unsubscribe.to_owned()))
+        .header(OneClick)
         .multipart(body)
         .map_err(|err| MailError::Build(err.to_string()))
 }
@@ -155,6 +160,7 @@ mod tests {
             thumbnails: vec![],
             link: "https://x.example/c/t",
             link_expires_at: Utc::now(),
+            unsubscribe: "https://x.example/unsubscribe/abc.def",
         };
         let raw = build(&e).expect("build").formatted();
         let text = String::from_utf8_lossy(&raw);

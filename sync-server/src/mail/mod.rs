@@ -2,7 +2,10 @@
 //! when no SMTP server is configured (the embedded default), so nothing is ever lost.
 
 pub mod compose;
+pub mod headers;
 pub mod relay;
+pub mod reminder;
+pub mod unsubscribe;
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -9,6 +9,7 @@ mod photos;
 mod recipients;
 mod sealing;
 mod sync;
+mod unsubscribe;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -103,9 +104,12 @@ pub fn router(state: AppState) -> Router {
     let doc = Arc::new(openapi::to_json(&doc));
     api.merge(uploads)
         .merge(
-            recipients::router(Slots::new(s.limits.max_zip_downloads)).layer(
-                middleware::from_fn_with_state(s.http.request_timeout, time_limit),
-            ),
+            recipients::router(Slots::new(s.limits.max_zip_downloads))
+                .merge(unsubscribe::router())
+                .layer(middleware::from_fn_with_state(
+                    s.http.request_timeout,
+                    time_limit,
+                )),
         )
         .route(
             "/v1/openapi.json",

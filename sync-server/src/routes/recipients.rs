@@ -35,10 +35,16 @@ const CSP: &str = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'
 
 async fn security_headers(req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;
+    strict_headers(&mut res, CSP);
+    res
+}
+
+/// The headers of a page whose URL holds a token: its policy, no framing, no indexing.
+pub(super) fn strict_headers(res: &mut Response, csp: &'static str) {
     let h = res.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
+        HeaderValue::from_static(csp),
     );
     // The token is in the URL: never let it leave in a Referer.
     h.insert(
@@ -47,7 +53,6 @@ async fn security_headers(req: Request, next: Next) -> Response {
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert("x-robots-tag", HeaderValue::from_static("noindex"));
-    res
 }
 
 fn not_found() -> Response {

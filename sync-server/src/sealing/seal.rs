@@ -6,7 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use protocol::{Capsule, CapsuleState, ErrorCode, PhotoState, SealRequest, SealedName};
+use protocol::{Capsule, CapsuleState, ErrorCode, PhotoState, Reminders, SealRequest, SealedName};
 use uuid::Uuid;
 
 use crate::access;
@@ -14,6 +14,7 @@ use crate::auth::AuthUser;
 use crate::blob::keys;
 use crate::clock::to_ms;
 use crate::db::changes;
+use crate::db::deliveries::owner_emails;
 use crate::db::sealing::{self, DeviceSeal, SealedFileRow};
 use crate::db::users::reserve_seq;
 use crate::error::{ApiError, ApiResult};
@@ -26,8 +27,15 @@ fn refused(message: impl Into<String>) -> ApiError {
 
 /// Checks the request against this server's chain and escrow; answers the number of
 /// photos its files hold.
-fn check_request(state: &AppState, req: &SealRequest) -> ApiResult<i64> {
+fn check_request(state: &AppState, req: &SealRequest) -> ApiResult<(i64, Option<Reminders>)> {
     let s = &state.settings.seal;
+    let reminders = req
+        .reminders
+        .as_ref()
+        .map(Reminders::checked)
+        .transpose()
+        .map_err(refused)?
+        .filter(|r| !r.is_empty());
     if !req.chain_hash.eq_ignore_ascii_case(&s.chain.hash_hex()) {
         return Err(refused(
             "These files are time-locked to another drand chain than this server's.",
@@ -62,7 +70,7 @@ fn check_request(state: &AppState, req: &SealRequest) -> ApiResult<i64> {
         .iter()
         .filter(|n| matches!(n, SealedName::Original(_)))
         .count();
-    Ok(i64::try_from(photos).unwrap_or(i64::MAX))
+    Ok((i64::try_from(photos).unwrap_or(i64::MAX), reminders))
 }
 
 /// Makes sure the store holds every listed file as it was declared.
@@ -122,7 +130,7 @@ pub async fn seal(
     if_match: Option<i64>,
     req: &SealRequest,
 ) -> ApiResult<Capsule> {
-    let photo_count = check_request(state, req)?;
+    let (photo_count, reminders) = check_request(state, req)?;
     let row = access::owned(state.db.capsule(id).await?, auth)?;
     if row.state != CapsuleState::Draft {
         let same = row
@@ -179,6 +187,11 @@ pub async fn seal(
     };
     if !sealing::seal_on_device(&mut tx, id, to_ms(now), &sealed).await? {
         return Err(ApiError::sealed());
+    }
+    if let Some(choice) = &reminders {
+        let owner = owner_emails(&mut tx, &[auth.user_id]).await?;
+        let owner = owner.first().map(|o| o.email.as_str()).unwrap_or_default();
+        crate::reminders::queue(&mut tx, id, owner, choice, open_at, to_ms(now)).await?;
     }
     let row = crate::capsules::changed(&mut tx, auth.user_id, id, seq + 2 * n).await?;
     tx.commit().await?;

@@ -12,6 +12,7 @@ mod limits;
 mod mail_relay;
 mod photos;
 mod recipients;
+mod reminders;
 mod replicas;
 mod resend;
 mod sealing;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use protocol::{SealRequest, SealedIndex, SealedItem, SealedItemResponse, SealedName, SealedPhoto};
+use protocol::{
+    Reminders, SealRequest, SealedIndex, SealedItem, SealedItemResponse, SealedName, SealedPhoto,
+};
 use serde_json::{Value, json};
 use sync_server::delivery::deliver_due;
 use testkit::beacon::{LocalChain, Relay};
@@ -25,13 +27,18 @@ const NOTE: &str = "Dear future us: the blue kayak, the storm, the pancakes.";
 const RECIPIENT: &str = "kayak.friend@example.com";
 
 /// A chain of the test's own, started well before now, served by one relay.
-fn chain_and_relay() -> (LocalChain, Relay) {
+pub(crate) fn chain_and_relay() -> (LocalChain, Relay) {
     let local = LocalChain::new(chrono::Utc::now().timestamp() - 10_000, 3);
     let relay = Relay::start(local.clone());
     (local, relay)
 }
 
-async fn app(b: Backend, local: &LocalChain, relay: &Relay, smtp: &SmtpServer) -> TestApp {
+pub(crate) async fn app(
+    b: Backend,
+    local: &LocalChain,
+    relay: &Relay,
+    smtp: &SmtpServer,
+) -> TestApp {
     let (chain, relays, mail) = (local.chain.clone(), vec![relay.url()], smtp.url());
     spawn_app_with(b, move |s| {
         s.seal.chain = chain;
@@ -44,7 +51,7 @@ async fn app(b: Backend, local: &LocalChain, relay: &Relay, smtp: &SmtpServer) -
 
 /// A draft opening in `secs` seconds, with the note and one recipient, whose photos were
 /// uploaded in plaintext while it was a draft (so the seal has plaintext to purge).
-async fn draft(
+pub(crate) async fn draft(
     app: &TestApp,
     user: &User,
     secs: i64,
@@ -68,14 +75,16 @@ async fn draft(
 }
 
 /// What a device does at sealing: every file into an age file locked to the round at the
-/// open date (and to the escrow key when asked), declared, sent, then the seal itself.
-async fn seal_on_device(
+/// open date (and to the escrow key when asked), declared, sent, then the seal itself
+/// (with the reminders chosen, if any).
+pub(crate) async fn seal_on_device(
     app: &TestApp,
     user: &User,
     id: Uuid,
     open_at: chrono::DateTime<chrono::Utc>,
     photos: &[Vec<u8>],
     escrow: bool,
+    reminders: Option<Reminders>,
 ) -> reqwest::Response {
     let (_, config) = app.get_json(user, "/v1/seal/config").await;
     let chain = seal::Chain::new(
@@ -173,6 +182,7 @@ async fn seal_on_device(
         chain_hash: chain.hash_hex(),
         escrow,
         items,
+        reminders,
     })
     .send()
     .await
@@ -292,7 +302,7 @@ async fn a_capsule_sealed_on_a_device_is_ciphertext_until_its_round_then_opens_a
 
     let (_, before) = app.get_json(&user, "/v1/sync?since=0").await;
     let cursor = before["cursor"].as_u64().expect("cursor");
-    let res = seal_on_device(&app, &user, id, open_at, &photos, true).await;
+    let res = seal_on_device(&app, &user, id, open_at, &photos, true, None).await;
     assert_eq!(res.status(), 200);
     let (_, got) = app.get_json(&user, &format!("/v1/capsules/{id}")).await;
     let c = &got["capsule"];
@@ -310,6 +320,7 @@ async fn a_capsule_sealed_on_a_device_is_ciphertext_until_its_round_then_opens_a
             sha256: "0".repeat(64),
             size: 1,
         }],
+        reminders: None,
     };
     let res = app
         .req(
@@ -324,7 +335,7 @@ async fn a_capsule_sealed_on_a_device_is_ciphertext_until_its_round_then_opens_a
     assert_eq!(res.status(), 200);
     // ...but a sealed capsule takes no new files.
     assert_eq!(
-        seal_on_device(&app, &user, id, open_at, &photos, true)
+        seal_on_device(&app, &user, id, open_at, &photos, true, None)
             .await
             .status(),
         409
@@ -417,7 +428,7 @@ async fn the_escrow_key_opens_when_no_relay_answers_and_never_before_the_date(b:
     let photos = vec![jpeg(300, 200, 41)];
     let (id, open_at) = draft(&app, &user, 120, &[]).await;
     assert_eq!(
-        seal_on_device(&app, &user, id, open_at, &photos, true)
+        seal_on_device(&app, &user, id, open_at, &photos, true, None)
             .await
             .status(),
         200
@@ -461,7 +472,7 @@ async fn without_escrow_or_beacon_it_stays_sealed_and_opens_when_the_beacon_come
     let photos = vec![jpeg(300, 200, 51)];
     let (id, open_at) = draft(&app, &user, 120, &[]).await;
     assert_eq!(
-        seal_on_device(&app, &user, id, open_at, &photos, false)
+        seal_on_device(&app, &user, id, open_at, &photos, false, None)
             .await
             .status(),
         200
@@ -577,7 +588,7 @@ async fn a_sealed_photo_that_fails_its_checks_at_opening_is_reported_and_never_s
     let not_a_photo = b"these bytes were never a photo; ".repeat(100);
     let photos = vec![jpeg(300, 200, 62), not_a_photo];
     let (id2, open_at2) = draft(&app, &user, 120, &[]).await;
-    let res = seal_on_device(&app, &user, id2, open_at2, &photos, false).await;
+    let res = seal_on_device(&app, &user, id2, open_at2, &photos, false, None).await;
     assert_eq!(res.status(), 200);
     app.clock.advance(chrono::Duration::seconds(125));
     relay.publish_up_to(local.chain.round_at(open_at2));

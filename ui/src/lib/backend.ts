@@ -11,6 +11,7 @@ import type {
   CommandError,
   ExportReport,
   RecipientDelivery_Serialize as RecipientDelivery,
+  Reminders_Serialize as Reminders,
   UpdateOffer_Serialize as UpdateOffer,
   UpdateSettings_Serialize as UpdateSettings,
 } from "./bindings.gen";
@@ -24,6 +25,7 @@ export type {
   CapsuleWrite,
   ExportReport,
   RecipientDelivery,
+  Reminders,
   UpdateOffer,
   UpdateSettings,
 };
@@ -65,8 +67,9 @@ export interface Backend {
   createCapsule(fields: CapsuleWrite): Promise<CapsuleDetail>;
   updateCapsule(id: string, fields: CapsuleWrite): Promise<CapsuleDetail>;
   deleteCapsule(id: string): Promise<void>;
-  /** Seals; with `timeLockOnly` no escrow key can open it, only the drand beacon of its date. */
-  sealCapsule(id: string, timeLockOnly: boolean): Promise<CapsuleDetail>;
+  /** Seals; with `timeLockOnly` no escrow key can open it, only the drand beacon of its date;
+   *  `reminders` go to the server, which sends them before the date. */
+  sealCapsule(id: string, timeLockOnly: boolean, reminders: Reminders | null): Promise<CapsuleDetail>;
   /** Why the draft, as saved, cannot be sealed now; null when it can. */
   checkSeal(id: string): Promise<string | null>;
   /** The address as it will be stored, or an AppError saying what is wrong. */
@@ -157,7 +160,7 @@ export async function tauriBackend(): Promise<Backend> {
     createCapsule: (f) => ok(commands.createCapsule(f)),
     updateCapsule: (id, f) => ok(commands.updateCapsule(id, f)),
     deleteCapsule: (id) => ok(commands.deleteCapsule(id)).then(() => undefined),
-    sealCapsule: (id, t) => ok(commands.sealCapsule(id, t)),
+    sealCapsule: (id, t, r) => ok(commands.sealCapsule(id, t, r)),
     checkSeal: (id) => ok(commands.checkSeal(id)),
     checkEmail: (a) => ok(commands.checkEmail(a)),
     checkCapsule: (f) => commands.checkCapsule(f),

@@ -26,10 +26,11 @@ export const commands = {
 	 *  Seals a draft here at once; it is sent (with its photos) now or when the server is
 	 *  reachable, and the watcher learns the new open date. With `time_lock_only`, the files
 	 *  sent carry no escrow stanza: only the drand beacon of the open date opens them.
+	 *  `reminders` go with the seal to the server, which sends them before the open date.
 	 *  Without an account the capsule is encrypted here at once (a second or so for hundreds
 	 *  of megabytes), so the work runs off the window's thread.
 	 */
-	sealCapsule: (id: string, timeLockOnly: boolean) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("seal_capsule", { id, timeLockOnly })),
+	sealCapsule: (id: string, timeLockOnly: boolean, reminders: Reminders_Deserialize | null) => typedError<CapsuleDetail_Serialize, CommandError>(__TAURI_INVOKE("seal_capsule", { id, timeLockOnly, reminders })),
 	/**
 	 *  Takes back a sealed capsule's folder ("Export" of a sealed capsule writes one): it joins
 	 *  the library sealed and opens on this computer on its date.
@@ -552,6 +553,39 @@ export type RecipientDelivery_Serialize = {
 	attempts: number,
 	last_error?: string,
 	sent_at?: string,
+};
+
+/**  What the owner chose at sealing. Sent with the seal (`SealRequest.reminders`). */
+export type Reminders = Reminders_Serialize | Reminders_Deserialize;
+
+/**  What the owner chose at sealing. Sent with the seal (`SealRequest.reminders`). */
+export type Reminders_Deserialize = {
+	/**  How many days before the open date they go out. */
+	days_before: number,
+	/**  The owner is reminded (at the account's address). */
+	owner?: boolean,
+	/**  The title may appear in them; without it they name only the date and the sender. */
+	show_title?: boolean,
+	/**
+	 *  Recipients told that a capsule is coming. Their addresses are kept readable by the
+	 *  server until then, which a capsule sealed on the device otherwise keeps encrypted.
+	 */
+	recipients?: string[],
+};
+
+/**  What the owner chose at sealing. Sent with the seal (`SealRequest.reminders`). */
+export type Reminders_Serialize = {
+	/**  How many days before the open date they go out. */
+	days_before: number,
+	/**  The owner is reminded (at the account's address). */
+	owner: boolean,
+	/**  The title may appear in them; without it they name only the date and the sender. */
+	show_title: boolean,
+	/**
+	 *  Recipients told that a capsule is coming. Their addresses are kept readable by the
+	 *  server until then, which a capsule sealed on the device otherwise keeps encrypted.
+	 */
+	recipients: string[],
 };
 
 /**  Show this capsule (its notification was clicked). */

@@ -4,13 +4,13 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use desktop_core::{CancelToken, CapsuleDetail, CapsuleImport, Desktop, SyncState};
-use protocol::{CapsuleState, CapsuleWrite};
+use desktop_core::{CancelToken, CapsuleDetail, CapsuleImport, Desktop, SealOptions, SyncState};
+use protocol::{CapsuleState, CapsuleWrite, Reminders};
 use serde::Serialize;
 use uuid::Uuid;
 
 use crate::ask;
-use crate::cli::{CapsuleCommand, NoteArgs};
+use crate::cli::{CapsuleCommand, NoteArgs, ReminderFlags};
 use crate::out::{self, Out};
 use crate::outcome::{Failure, Outcome};
 use crate::when;
@@ -85,7 +85,8 @@ pub fn run(d: &Desktop, out: Out, command: CapsuleCommand) -> Outcome {
             id,
             yes,
             time_lock_only,
-        } => seal(d, out, &id, yes, time_lock_only),
+            reminders,
+        } => seal(d, out, &id, yes, time_lock_only, &reminders),
         CapsuleCommand::List { state } => {
             let mut list = d.capsules()?;
             if let Some(s) = state {
@@ -266,15 +267,36 @@ fn import_outcome(r: &CapsuleImport) -> Outcome {
     Ok(())
 }
 
-fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Outcome {
+fn seal(
+    d: &Desktop,
+    out: Out,
+    id: &str,
+    yes: bool,
+    time_lock_only: bool,
+    flags: &ReminderFlags,
+) -> Outcome {
     let id = capsule_id(d, id)?;
     let detail = d.capsule(id)?;
     if detail.state != CapsuleState::Draft {
         return Err(desktop_core::DraftError::Sealed.into());
     }
+    let account = d.account_status().account;
+    let reminders = account.is_some().then(|| Reminders {
+        days_before: flags.remind_days,
+        owner: !flags.no_reminder,
+        show_title: flags.remind_title,
+        recipients: if flags.tell_recipients {
+            detail.recipients.clone()
+        } else {
+            Vec::new()
+        },
+    });
+    if account.is_none() && (flags.tell_recipients || flags.remind_title) {
+        out.warn("Without an account there is no server to send reminders; none will be sent.");
+    }
     if !yes {
-        let account = d.account_status().account;
-        for line in seal_terms(&detail, account.as_ref().map(|a| a.email.as_str())) {
+        let owner = account.as_ref().map(|a| a.email.as_str());
+        for line in seal_terms(&detail, owner, reminders.as_ref()) {
             out.warn(line);
         }
         out.warn("");
@@ -285,7 +307,13 @@ fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Out
             return Err(Failure::refused("The capsule was not sealed."));
         }
     }
-    let sealed = d.seal_with(id, time_lock_only)?;
+    let sealed = d.seal_with(
+        id,
+        &SealOptions {
+            time_lock_only,
+            reminders,
+        },
+    )?;
     out.json(&sealed);
     let opens = sealed
         .open_at
@@ -308,7 +336,11 @@ fn seal(d: &Desktop, out: Out, id: &str, yes: bool, time_lock_only: bool) -> Out
 }
 
 /// What sealing means, in the seal dialog's words.
-fn seal_terms(c: &CapsuleDetail, owner: Option<&str>) -> Vec<String> {
+fn seal_terms(
+    c: &CapsuleDetail,
+    owner: Option<&str>,
+    reminders: Option<&Reminders>,
+) -> Vec<String> {
     let opens = c
         .open_at
         .map(|t| when::show(t, &c.time_zone))
@@ -339,6 +371,9 @@ fn seal_terms(c: &CapsuleDetail, owner: Option<&str>) -> Vec<String> {
             everyone.join(", ")
         ),
     ];
+    if let Some(r) = reminders.filter(|r| !r.is_empty()) {
+        lines.push(reminder_terms(r));
+    }
     if owner.is_none() {
         lines.push(
             "You are not signed in to a server. The capsule is encrypted on this computer now, \
@@ -348,6 +383,29 @@ fn seal_terms(c: &CapsuleDetail, owner: Option<&str>) -> Vec<String> {
         );
     }
     lines
+}
+
+/// What the reminders chosen will do, in one sentence.
+fn reminder_terms(r: &Reminders) -> String {
+    let told = out::count(
+        u64::try_from(r.recipients.len()).unwrap_or(u64::MAX),
+        "recipient",
+        "recipients",
+    );
+    let who = match (r.owner, r.recipients.is_empty()) {
+        (true, true) => "you get".to_owned(),
+        (true, false) => format!("you and {told} get"),
+        (false, _) => format!("{told} get"),
+    };
+    let title = if r.show_title {
+        "with its title"
+    } else {
+        "without its title"
+    };
+    format!(
+        "{} before it opens, {who} a reminder {title} (nothing inside it).",
+        out::count(r.days_before, "day", "days")
+    )
 }
 
 fn export(d: &Desktop, out: Out, id: &str, dir: &Path) -> Outcome {

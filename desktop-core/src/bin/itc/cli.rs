@@ -142,6 +142,8 @@ pub enum CapsuleCommand {
         /// Without an account every seal is time lock only.
         #[arg(long)]
         time_lock_only: bool,
+        #[command(flatten)]
+        reminders: ReminderFlags,
     },
     /// List the capsules on this computer.
     List {
@@ -201,4 +203,23 @@ impl StateFilter {
             Self::Opened => protocol::CapsuleState::Opened,
         }
     }
+}
+
+/// Reminders before the open date, sent by the server (so only with an account).
+#[derive(Debug, Clone, Args)]
+pub struct ReminderFlags {
+    /// Days before the open date the reminders go out (1 to 365).
+    #[arg(long, value_name = "DAYS", default_value_t = protocol::DEFAULT_REMINDER_DAYS,
+          value_parser = clap::value_parser!(u16).range(1..=i64::from(protocol::MAX_REMINDER_DAYS)))]
+    pub remind_days: u16,
+    /// You get no reminder (you get one by default).
+    #[arg(long)]
+    pub no_reminder: bool,
+    /// The reminders may show the capsule's title; without this they name only the date.
+    #[arg(long)]
+    pub remind_title: bool,
+    /// Tell the recipients too that a capsule is coming. Their addresses then stay readable
+    /// by the server until that day (otherwise they are encrypted with the capsule).
+    #[arg(long)]
+    pub tell_recipients: bool,
 }

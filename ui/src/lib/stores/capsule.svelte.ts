@@ -8,6 +8,7 @@ import type {
   CapsuleDetail,
   CapsuleImport,
   CapsuleWrite,
+  Reminders,
   SkippedFile,
 } from "../backend";
 import { appError, sentence } from "../errors";
@@ -205,11 +206,11 @@ export class CapsuleStore {
   }
 
   /** Saves, then seals; answers the reason when it cannot be sealed. */
-  async seal(timeLockOnly = false): Promise<string | null> {
+  async seal(timeLockOnly = false, reminders: Reminders | null = null): Promise<string | null> {
     await this.flush();
     if (this.save === "invalid" || this.save === "failed") return this.problem;
     try {
-      this.show(await this.backend.sealCapsule(this.id, timeLockOnly), true);
+      this.show(await this.backend.sealCapsule(this.id, timeLockOnly, reminders), true);
       this.uploads = {};
       return null;
     } catch (e) {

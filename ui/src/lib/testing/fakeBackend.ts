@@ -11,6 +11,7 @@ import type {
   CapsuleWrite,
   DropEvent,
   RecipientDelivery,
+  Reminders,
   UpdateOffer,
   UpdateSettings,
 } from "../backend";
@@ -162,8 +163,8 @@ export class FakeBackend implements Backend {
   async deleteCapsule(id: string) {
     this.capsules.delete(id);
   }
-  async sealCapsule(id: string, timeLockOnly: boolean) {
-    this.record("sealCapsule", id, timeLockOnly);
+  async sealCapsule(id: string, timeLockOnly: boolean, reminders: Reminders | null) {
+    this.record("sealCapsule", id, timeLockOnly, reminders);
     const d = this.found(id);
     Object.assign(d, { state: "sealed", note: "", photos: [], recipients: [], timeLockOnly });
     return structuredClone(d);
