@@ -21,6 +21,8 @@ pub const MAX_NOTICE_RECIPIENTS: usize = 50;
 pub struct Reminders {
     /// How many days before the open date they go out.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 365))]
+    #[serde(deserialize_with = "whole_days")]
+    #[cfg_attr(feature = "specta", specta(type = u16))]
     pub days_before: u16,
     /// The owner is reminded (at the account's address).
     #[serde(default)]
@@ -33,6 +35,12 @@ pub struct Reminders {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(schema_with = crate::openapi::recipients))]
     pub recipients: Vec<String>,
+}
+
+/// A whole number of days, also when written `7.0` (JSON Schema's integers admit it); one
+/// too large for `u16` becomes `u16::MAX`, which [`Reminders::checked`] refuses in words.
+fn whole_days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u16, D::Error> {
+    crate::photos::whole_number(d).map(|n| u16::try_from(n).unwrap_or(u16::MAX))
 }
 
 impl Reminders {
@@ -100,5 +108,13 @@ mod tests {
         assert!(serde_json::from_str::<Reminders>(r#"{"days_before":7,"x":1}"#).is_err());
         let only_days: Reminders = serde_json::from_str(r#"{"days_before":7}"#).expect("parse");
         assert!(only_days.is_empty());
+        let written_as_float: Reminders =
+            serde_json::from_str(r#"{"days_before":93.0,"owner":true}"#).expect("parse");
+        assert_eq!(written_as_float.days_before, 93);
+        let huge: Reminders = serde_json::from_str(r#"{"days_before":1e9}"#).expect("parse");
+        assert!(
+            huge.checked().is_err(),
+            "refused in words, not as a parse error"
+        );
     }
 }
