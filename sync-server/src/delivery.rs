@@ -129,13 +129,20 @@ pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<De
     }
 }
 
-fn ms(d: Duration) -> i64 {
+pub(crate) fn ms(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX / 4)
 }
 
-/// When a recipient link made at `now_ms` stops working.
-pub(crate) fn link_expiry(state: &AppState, now_ms: i64) -> i64 {
-    now_ms + ms(state.settings.delivery.link_ttl)
+/// A new email to `recipient` with a fresh link, made at `now_ms`.
+pub(crate) fn new_delivery(state: &AppState, recipient: String, now_ms: i64) -> NewDelivery {
+    let (link_token, link_hash) = secret::new();
+    NewDelivery {
+        id: Uuid::now_v7(),
+        recipient,
+        link_hash,
+        link_token,
+        link_expires_at: now_ms + ms(state.settings.delivery.link_ttl),
+    }
 }
 
 /// One transaction: open up to a batch of due capsules, queue their deliveries, and put
@@ -143,7 +150,6 @@ pub(crate) fn link_expiry(state: &AppState, now_ms: i64) -> i64 {
 /// statements per batch, whatever its size.
 async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
     let now_ms = to_ms(now);
-    let expires = link_expiry(state, now_ms);
     let mut tx = state.db.begin().await?;
     let mut opened = state
         .db
@@ -180,17 +186,7 @@ async fn open_batch(state: &AppState, now: DateTime<Utc>) -> DbResult<u64> {
             }
         }
         for recipient in recipients {
-            let (token, link_hash) = secret::new();
-            queued.push((
-                c.id,
-                NewDelivery {
-                    id: Uuid::now_v7(),
-                    recipient,
-                    link_hash,
-                    link_token: token,
-                    link_expires_at: expires,
-                },
-            ));
+            queued.push((c.id, new_delivery(state, recipient, now_ms)));
         }
     }
     deliveries::queue_many(&mut tx, &queued, now_ms).await?;
@@ -298,6 +294,13 @@ async fn load_capsules(
     Ok(out)
 }
 
+/// When an email that failed at attempt `attempts` (and not for good) is tried again; none
+/// when that was the last attempt. Deliveries and reminders follow the same rule.
+pub(crate) fn retry_at(state: &AppState, attempts: i64, now: DateTime<Utc>) -> Option<i64> {
+    (attempts < i64::from(state.settings.delivery.max_attempts))
+        .then(|| to_ms(now) + ms(backoff(attempts)))
+}
+
 /// The wait before attempt `attempts + 1`: 1, 2, 4 … minutes, capped at an hour, ±20 %.
 pub fn backoff(attempts: i64) -> Duration {
     let exp = u32::try_from(attempts.clamp(1, 7) - 1).unwrap_or(0);
@@ -365,8 +368,8 @@ async fn send_batch(
             report.refused += 1;
             continue;
         }
-        let give_up = d.attempts >= i64::from(state.settings.delivery.max_attempts);
-        let retry_at = (!give_up).then(|| to_ms(now) + ms(backoff(d.attempts)));
+        let retry_at = retry_at(state, d.attempts, now);
+        let give_up = retry_at.is_none();
         tracing::warn!(delivery_id = %d.id, attempts = d.attempts, give_up, %reason, "delivery failed");
         state
             .db

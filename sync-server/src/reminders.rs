@@ -12,10 +12,9 @@ use uuid::Uuid;
 use crate::clock::{from_ms, to_ms};
 use crate::db::DbResult;
 use crate::db::reminders::{self, ClaimedReminder, NewReminder, ReminderEnd};
-use crate::delivery::backoff;
+use crate::delivery::{ms, retry_at};
 use crate::mail::MailError;
 use crate::mail::reminder::{self, ReminderEmail};
-use crate::mail::unsubscribe::UnsubscribeKey;
 use crate::state::AppState;
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
@@ -71,13 +70,10 @@ pub async fn queue(
 
 /// The link that stops reminders to `address`.
 pub fn unsubscribe_link(state: &AppState, address: &str) -> String {
-    let key = UnsubscribeKey::derive(secrecy::ExposeSecret::expose_secret(
-        &state.settings.auth.jwt_secret,
-    ));
     format!(
         "{}/unsubscribe/{}",
         state.settings.http.public_url,
-        key.token(address)
+        state.unsubscribe.token(address)
     )
 }
 
@@ -86,7 +82,7 @@ pub fn unsubscribe_link(state: &AppState, address: &str) -> String {
 pub async fn send_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<ReminderReport> {
     let mut report = ReminderReport::default();
     let worker = Uuid::new_v4().to_string();
-    let lease = i64::try_from(state.settings.delivery.lease.as_millis()).unwrap_or(i64::MAX / 4);
+    let lease = ms(state.settings.delivery.lease);
     loop {
         let claimed = state
             .db
@@ -164,19 +160,17 @@ async fn send_batch(
             }
             Err(e) => {
                 let reason = e.to_string();
-                let give_up = r.attempts >= i64::from(state.settings.delivery.max_attempts);
-                tracing::warn!(reminder_id = %r.id, attempts = r.attempts, give_up, %reason, "reminder failed");
-                if give_up {
+                let retry_at = retry_at(state, r.attempts, now);
+                tracing::warn!(reminder_id = %r.id, attempts = r.attempts, give_up = retry_at.is_none(), %reason, "reminder failed");
+                if let Some(at) = retry_at {
+                    state.db.reminder_retry(r.id, worker, &reason, at).await?;
+                    report.retrying += 1;
+                } else {
                     state
                         .db
                         .reminder_ended(r.id, worker, ReminderEnd::Failed, Some(&reason))
                         .await?;
                     report.ended += 1;
-                } else {
-                    let at = to_ms(now)
-                        + i64::try_from(backoff(r.attempts).as_millis()).unwrap_or(i64::MAX / 4);
-                    state.db.reminder_retry(r.id, worker, &reason, at).await?;
-                    report.retrying += 1;
                 }
             }
         }

@@ -6,9 +6,8 @@ use uuid::Uuid;
 
 use crate::access;
 use crate::auth::AuthUser;
-use crate::auth::secret;
 use crate::db::capsules;
-use crate::db::deliveries::{self, NewDelivery};
+use crate::db::deliveries;
 use crate::db::users::reserve_seq;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -66,14 +65,7 @@ pub async fn resend(
             ));
         }
     }
-    let (token, link_hash) = secret::new();
-    let delivery = NewDelivery {
-        id: Uuid::now_v7(),
-        recipient: new_address.clone(),
-        link_hash,
-        link_token: token,
-        link_expires_at: crate::delivery::link_expiry(state, now),
-    };
+    let delivery = crate::delivery::new_delivery(state, new_address.clone(), now);
     if !deliveries::queue_resend(&mut tx, id, old.id, &delivery, now).await? {
         return Err(ApiError::new(
             ErrorCode::DeliveryNotResendable,

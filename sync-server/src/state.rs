@@ -12,6 +12,7 @@ use crate::config::{BlobTarget, Settings};
 use crate::db::Db;
 use crate::limits::HashSlots;
 use crate::mail::relay::RelayOutbox;
+use crate::mail::unsubscribe::UnsubscribeKey;
 use crate::mail::{Mailer, OutboxMailer, SmtpMailer};
 
 /// The blob store the settings name; a local S3-compatible server gets its bucket made.
@@ -41,6 +42,8 @@ pub struct AppState {
     pub db: Db,
     pub blobs: Arc<dyn BlobStore>,
     pub tokens: Arc<TokenKeys>,
+    /// Makes and checks the emails' one-click unsubscribe links.
+    pub unsubscribe: Arc<UnsubscribeKey>,
     pub clock: Arc<dyn Clock>,
     /// Where open-date emails go.
     pub mailer: Arc<dyn Mailer>,
@@ -82,6 +85,9 @@ impl AppState {
         Ok(Self {
             hash_slots,
             tokens: Arc::new(TokenKeys::new(settings.auth.jwt_secret.expose_secret())),
+            unsubscribe: Arc::new(UnsubscribeKey::derive(
+                settings.auth.jwt_secret.expose_secret(),
+            )),
             settings: Arc::new(settings),
             db,
             blobs,

@@ -57,6 +57,18 @@ pub struct Mail {
     pub raw_headers: String,
 }
 
+impl Mail {
+    /// The value of the first header of that name (unfolded), or empty.
+    pub fn header(&self, name: &str) -> String {
+        mailparse::parse_headers(self.raw_headers.as_bytes())
+            .ok()
+            .and_then(|(headers, _)| {
+                mailparse::MailHeaderMap::get_first_value(headers.as_slice(), name)
+            })
+            .unwrap_or_default()
+    }
+}
+
 impl SmtpServer {
     /// Waits for one email per expected (capsule title, recipient), then a little longer
     /// for any duplicate, and asserts each arrived exactly once and nothing else did.

@@ -8,10 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use crate::clock::to_ms;
 use crate::error::ApiError;
 use crate::escape;
-use crate::mail::unsubscribe::UnsubscribeKey;
 use crate::recipients::{STYLE, not_found_page};
 use crate::state::AppState;
 
@@ -24,13 +22,6 @@ pub fn router() -> Router<AppState> {
 
 const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
                    form-action 'self'; frame-ancestors 'none'";
-
-fn address(state: &AppState, token: &str) -> Option<String> {
-    UnsubscribeKey::derive(secrecy::ExposeSecret::expose_secret(
-        &state.settings.auth.jwt_secret,
-    ))
-    .address(token)
-}
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let mut res = (
@@ -56,7 +47,7 @@ fn forged() -> Response {
 }
 
 async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let Some(address) = address(&state, &token) else {
+    let Some(address) = state.unsubscribe.address(&token) else {
         return forged();
     };
     page(
@@ -72,14 +63,10 @@ async fn ask(State(state): State<AppState>, Path(token): Path<String>) -> Respon
 }
 
 async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
-    let Some(address) = address(&state, &token) else {
+    let Some(address) = state.unsubscribe.address(&token) else {
         return forged();
     };
-    match state
-        .db
-        .unsubscribe(&address, to_ms(state.clock.now()))
-        .await
-    {
+    match state.db.unsubscribe(&address, state.now_ms()).await {
         Ok(()) => {
             tracing::info!("reminders stopped for an address");
             page(

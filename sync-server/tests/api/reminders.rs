@@ -58,11 +58,6 @@ async fn three_workers(app: &TestApp) -> u64 {
         .sum()
 }
 
-fn header(mail: &Mail, name: &str) -> String {
-    let (headers, _) = mailparse::parse_headers(mail.raw_headers.as_bytes()).expect("headers");
-    mailparse::MailHeaderMap::get_first_value(headers.as_slice(), name).unwrap_or_default()
-}
-
 fn to(mails: &[Mail], address: &str) -> Vec<Mail> {
     mails
         .iter()
@@ -129,17 +124,17 @@ async fn a_reminder_goes_out_days_before_the_date_once_with_three_workers_and_ho
             "no title unless allowed"
         );
         assert!(!m.text.contains("blue kayak"), "never the note");
-        assert_eq!(header(m, "Auto-Submitted"), "auto-generated");
+        assert_eq!(m.header("Auto-Submitted"), "auto-generated");
         assert_eq!(
-            header(m, "List-Unsubscribe-Post"),
+            m.header("List-Unsubscribe-Post"),
             "List-Unsubscribe=One-Click"
         );
-        let link = header(m, "List-Unsubscribe");
+        let link = m.header("List-Unsubscribe");
         assert!(
             link.starts_with(&format!("<{}/unsubscribe/", app.base)),
             "{link}"
         );
-        assert!(!header(m, "Date").is_empty() && !header(m, "Message-ID").is_empty());
+        assert!(!m.header("Date").is_empty() && !m.header("Message-ID").is_empty());
     }
 }
 
@@ -163,7 +158,7 @@ async fn the_one_click_link_stops_the_next_reminder_to_that_address_and_a_forged
         friend[0].text.contains("“Kayak summer”"),
         "the title, as allowed"
     );
-    let link = header(&friend[0], "List-Unsubscribe");
+    let link = friend[0].header("List-Unsubscribe");
     let link = link
         .trim_start_matches('<')
         .trim_end_matches('>')
